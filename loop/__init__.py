@@ -1,0 +1,1 @@
+"""Many rounds: orchestration, selection, metrics, the run store, reports and the CLI."""

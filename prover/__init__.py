@@ -1,0 +1,1 @@
+"""One step of proving: theorems, verification, the model, sampling and LoRA training."""
