@@ -19,12 +19,13 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from loop import commands_run, commands_inspect
+    from loop import commands_ablate, commands_inspect, commands_run
     from prover import commands_verify
 
     commands_run.register(app)
     commands_verify.register(app)
     commands_inspect.register(app)
+    commands_ablate.register(app)
 
 
 _register()

@@ -1,0 +1,8 @@
+"""CLI commands (registered by loop.cli)."""
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the `ratchet` app."""
