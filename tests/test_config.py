@@ -1,0 +1,55 @@
+"""The typed config: defaults, overrides, and errors that name the key."""
+from pathlib import Path
+
+import pytest
+
+from loop.config import ConfigError, RunConfig, dump_config, load_config, validate_config
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_run_configs_validate(path):
+    if path.name.startswith("ablate"):
+        pytest.skip("ablation grids have their own schema (tests/test_ablate.py)")
+    cfg = load_config(path)
+    assert isinstance(cfg, RunConfig)
+
+
+def test_overrides_parse_as_yaml_and_round_trip(tmp_path):
+    cfg = load_config(None, ["sampling.k=16", "sampling.temperature=0.7", "gate.kind=noisy", "gate.fp=0.3"])
+    assert (cfg.sampling.k, cfg.sampling.temperature, cfg.gate.kind, cfg.gate.fp) == (16, 0.7, "noisy", 0.3)
+    p = tmp_path / "c.yaml"
+    p.write_text(dump_config(cfg))
+    assert load_config(p) == cfg
+
+
+@pytest.mark.parametrize("override, key", [
+    (["sampling.kk=3"], "sampling.kk"),
+    (["sampling.k=0"], "sampling.k"),
+    (["gate.kind=sometimes"], "gate.kind"),
+    (["lora.r=-1"], "lora.r"),
+    (["nonsense=1"], "nonsense"),
+    (["eval.k=9"], "eval.k"),
+])
+def test_bad_keys_and_values_fail_naming_the_key(override, key):
+    with pytest.raises(ConfigError) as e:
+        load_config(None, override)
+    assert key in str(e.value)
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("sampling: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(p)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_nested_unknown_key_in_file(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("lora:\n  rank: 8\n")
+    with pytest.raises(ConfigError, match="lora.rank: unknown key"):
+        load_config(p)
+    assert validate_config({}).lora.r == RunConfig().lora.r
