@@ -172,7 +172,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
         store.set_meta("backend_version", verifier.version())
         console.print(f"[bold]ratchet[/] run {cfg.name!r} → {out}  backend={backend} ({verifier.version()})  "
                       f"theorems: " + ", ".join(f"{k}={len(v)}" for k, v in pools.items()))
-        base_path = base_model(cfg, theorems, pools, console, progress)
+        base_path = base_model(cfg, theorems, pools, backend, console, progress)
         ctx = Ctx(cfg, out, store, verifier, backend, theorems, pools, base_path, console, progress)
         _seed_verdict_cache(ctx)
         write_manifest(ctx, finished=False)
@@ -213,8 +213,13 @@ def theorem_rows(theorems: dict, pools: dict[str, list[str]], backend: str):
                    "statement_lean": th.statement("lean")}
 
 
-def base_model(cfg: RunConfig, theorems: dict, pools: dict, console: Console, progress: bool) -> Path:
-    """A local HF checkpoint, or the tiny bootstrap model trained on the warm-start pool (cached)."""
+def base_model(cfg: RunConfig, theorems: dict, pools: dict, backend: str, console: Console, progress: bool) -> Path:
+    """A local HF checkpoint, or the tiny bootstrap model trained on the warm-start pool (cached).
+
+    The tokenizer is trained on warm-start and training-pool statements (never the held-out set) and the
+    warm-start proofs; the model is fully fine-tuned on warm-start (statement, reference proof) pairs in the
+    run's backend.
+    """
     from prover.model import bootstrap_base_model, resolve_device
 
     if cfg.model.name_or_path:
@@ -222,19 +227,18 @@ def base_model(cfg: RunConfig, theorems: dict, pools: dict, console: Console, pr
         if not path.is_dir():
             raise FileNotFoundError(f"model.name_or_path: {path} is not a local model directory")
         return path
-    backend_langs = ("coq", "lean")
-    corpus = [theorems[t].statement(lang) for ids in pools.values() for t in ids for lang in backend_langs]
+    corpus = [theorems[t].statement(backend) for pool in ("warmstart", "train") for t in pools[pool]]
     warm = []
     for tid in pools["warmstart"]:
         th = theorems[tid]
-        for lang in backend_langs:
-            proofs = th.reference_proofs(lang)[: cfg.model.bootstrap.samples_per_theorem]
-            corpus.extend(proofs)
-            warm.extend((th.statement(lang), p) for p in proofs)
-    console.print(f"base model: bootstrapping a tiny Llama on {len(warm)} warm-start pairs (cached by config hash)")
-    return bootstrap_base_model(cfg.model.bootstrap, corpus, warm, cache_dir=ROOT / cfg.model.cache_dir
-                                if not Path(cfg.model.cache_dir).is_absolute() else cfg.model.cache_dir,
-                                seed=cfg.seed, device=resolve_device(cfg.model.device), progress=progress)
+        proofs = th.reference_proofs(backend)[: cfg.model.bootstrap.samples_per_theorem]
+        corpus.extend(proofs)
+        warm.extend((th.statement(backend), p) for p in proofs)
+    cache = Path(cfg.model.cache_dir)
+    cache = cache if cache.is_absolute() else ROOT / cache
+    console.print(f"base model: tiny Llama fine-tuned on {len(warm)} warm-start pairs (cached in {cache})")
+    return bootstrap_base_model(cfg.model.bootstrap, corpus, warm, cache_dir=cache, seed=cfg.seed,
+                                device=resolve_device(cfg.model.device), progress=progress)
 
 
 # ---------------------------------------------------------------------------
