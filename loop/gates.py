@@ -155,9 +155,8 @@ def _first_word(text: str) -> str | None:
     return m.group(0) if m else None
 
 
-def check_coq(proof: str) -> str | None:
-    """None if the weak Coq check accepts ``proof``, else the reason it refuses."""
-    text = proof.strip()
+def _common_checks(text: str) -> str | None:
+    """The checks both backends share: not empty, brackets balanced, no forbidden word."""
     if not text:
         return "empty proof"
     if not _balanced(text):
@@ -165,6 +164,15 @@ def check_coq(proof: str) -> str | None:
     bad = sorted(FORBIDDEN & set(_WORD.findall(text)))
     if bad:
         return f"forbidden word {bad[0]!r}"
+    return None
+
+
+def check_coq(proof: str) -> str | None:
+    """None if the weak Coq check accepts ``proof``, else the reason it refuses."""
+    text = proof.strip()
+    why = _common_checks(text)
+    if why:
+        return why
     pieces = re.split(r"\.(?=\s|$)", text)
     if pieces[-1].strip(" \t\r\n}"):
         return "does not end with '.'"
@@ -203,13 +211,9 @@ def _split_lean_steps(text: str) -> list[str]:
 def check_lean(proof: str) -> str | None:
     """None if the weak Lean check accepts ``proof``, else the reason it refuses."""
     text = proof.strip()
-    if not text:
-        return "empty proof"
-    if not _balanced(text):
-        return "unbalanced brackets"
-    bad = sorted(FORBIDDEN & set(_WORD.findall(text)))
-    if bad:
-        return f"forbidden word {bad[0]!r}"
+    why = _common_checks(text)
+    if why:
+        return why
     steps = [s.strip().lstrip("·.").strip() for s in _split_lean_steps(text)]
     steps = [s for s in steps if s]
     if not steps:
