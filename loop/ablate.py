@@ -473,7 +473,7 @@ METRIC_COLUMNS = [
     "admitted", "contamination", "false_admitted", "lockin_false_theorems", "lockin_false_theorems_still_produced",
     "lockin_reproduce_prob", "lockin_reproduce_rate", "forgotten", "gained",
     "pool_attempts", "pool_verified", "pool_theorems_proved", "pool_gate_admitted",
-    "tokens_sampled", "proofs_verified", "verify_per_s",
+    "tokens_sampled", "proofs_checked", "proofs_verified", "verify_per_s",
     "seconds", "seconds_sample", "seconds_verify", "seconds_train", "seconds_eval",
 ]
 FINAL_TABLE = ["heldout_pass@1", "heldout_greedy_pass@1", "heldout_pass@k", "entropy", "unique_proofs_per_theorem",
@@ -506,7 +506,8 @@ def flatten_round(r: dict) -> dict[str, Any]:
         "forgotten": forget.get("lost"), "gained": forget.get("gained"),
         "pool_attempts": pool.get("attempts"), "pool_verified": pool.get("verified"),
         "pool_theorems_proved": pool.get("theorems_proved"), "pool_gate_admitted": pool.get("gate_admitted"),
-        "tokens_sampled": cost.get("tokens_sampled"), "proofs_verified": cost.get("proofs_verified"),
+        "tokens_sampled": cost.get("tokens_sampled"), "proofs_checked": cost.get("proofs_checked"),
+        "proofs_verified": cost.get("proofs_verified"),
         "verify_per_s": cost.get("verify_per_s"), "seconds": r.get("seconds"),
     }
     for stage in ("sample", "verify", "train", "eval"):
