@@ -22,6 +22,7 @@ import os
 import select
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -81,7 +82,7 @@ class HeadlessChromium:
         try:
             target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
             self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Page", "Runtime", "Log"):
+            for domain in ("Page", "Runtime", "Log", "Network"):
                 self.call(f"{domain}.enable", session=True)
             self.call("Emulation.setDeviceMetricsOverride",
                       {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=True)
@@ -192,6 +193,10 @@ class HeadlessChromium:
                 out.append(f"log ({e.get('source')}): {e.get('text')} {e.get('url', '')}".strip())
         return out
 
+    def requested_urls(self) -> list[str]:
+        """Every URL the page asked for so far (documents, scripts, images, fetches)."""
+        return [p["request"]["url"] for m, p in self.events if m == "Network.requestWillBeSent"]
+
     def close(self) -> None:
         """Ask Chromium to quit, then kill its whole process group (ours: started with a new session)."""
         if self.proc.poll() is None:
@@ -243,10 +248,13 @@ def bench(attempts: int, rounds: int, workdir: Path, search_id: str | None = Non
     t_build_store = time.perf_counter() - t0
     out = workdir / "report.html"
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "loop.cli", "report", str(run_dir), "-o", str(out)], check=True,
-                   stdout=subprocess.DEVNULL)
+    proc = subprocess.run([sys.executable, "-m", "loop.cli", "report", str(run_dir), "-o", str(out)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"ratchet report failed ({proc.returncode}): {proc.stderr.strip()}")
     t_report = time.perf_counter() - t0
-    result: dict[str, Any] = {"attempts": attempts, "rounds": rounds + 1, "store_build_s": round(t_build_store, 2),
+    stored = sqlite3.connect(run_dir / "run.db").execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
+    result: dict[str, Any] = {"attempts": stored, "rounds": rounds + 1, "store_build_s": round(t_build_store, 2),
                               "report_s": round(t_report, 2), "html_bytes": out.stat().st_size}
     if not Path(CHROMIUM).exists():
         result["browser"] = f"skipped: {CHROMIUM} not installed"
@@ -270,6 +278,13 @@ def bench(attempts: int, rounds: int, workdir: Path, search_id: str | None = Non
         browser.wait_for("document.getElementById('count').dataset.count !== "
                          f"{json.dumps(str(result['search_matches']))}")
         result["text_search_s_including_debounce"] = round(time.perf_counter() - t0, 2)
+        # A select filter runs synchronously in its change handler: time it inside the page, no debounce.
+        result["filter_ms"] = round(browser.eval(
+            "(() => { const e = document.getElementById('f-verdict'), t = performance.now(); e.value = '1';"
+            " e.dispatchEvent(new Event('change')); return performance.now() - t; })()"), 1)
+        result["next_page_ms"] = round(browser.eval(
+            "(() => { const t = performance.now(); document.getElementById('next').click();"
+            " return performance.now() - t; })()"), 1)
         result["js_errors"] = browser.js_errors()
     return result
 

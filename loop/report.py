@@ -96,7 +96,7 @@ def _svg(fig, plot_id: str, title: str) -> Markup:
     return Markup(text)
 
 
-def _figure(width: float = 6.0, height: float = 3.4, ncols: int = 1):
+def _figure(width: float = 5.0, height: float = 3.0, ncols: int = 1):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), layout="constrained")
@@ -177,7 +177,7 @@ def _passk_curve_plot(runs: list[Run]):
 def _family_plot(runs: list[Run]):
     """Held-out pass@1 per family across rounds, one panel per run."""
     ncols = min(len(runs), 3)
-    fig, axes = _figure(width=min(6.0 * ncols, 15), height=3.4, ncols=ncols)
+    fig, axes = _figure(width=min(5.0 * ncols, 15), height=3.0, ncols=ncols)
     families = sorted({f for run in runs for s in run.round_summaries()
                        for f in (_get(s, "heldout", "per_family") or {})})
     for ax, run in zip(axes, runs[:ncols]):

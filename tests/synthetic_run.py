@@ -28,6 +28,11 @@ HELDOUT_SHARE = 0.25
 COQ_VERSION = "8.16.1"
 
 
+_NOISE_TACTICS = ("simpl.", "auto.", "lia.", "reflexivity.", "intros.", "rewrite Nat.add_comm.", "f_equal.",
+                  "rewrite Nat.mul_comm.", "trivial.", "induction n.", "destruct x.", "split.", "ring.", "apply H.",
+                  "exact I.", "unfold double.", "symmetry.", "assumption.", "constructor.", "easy.")
+
+
 @dataclass(frozen=True)
 class _Theorem:
     id: str
@@ -191,7 +196,7 @@ def make_synthetic_run(dir: str | Path, n_attempts: int = 2000, rounds: int = 3,
 
     skill0 = rng.uniform(-0.6, -0.2)
     gain = rng.uniform(0.35, 0.6) * (0.6 if with_gate else 1.0)
-    false_admitted: dict[str, set[str]] = {}  # theorem -> wrongly admitted proofs (lock-in)
+    false_admitted: dict[str, dict[str, str]] = {}  # theorem -> wrongly admitted proof -> its error (lock-in)
     summaries: list[dict] = []
     prev_proved: set[str] | None = None
     started = 1_700_000_000.0 + seed * 86400
@@ -218,10 +223,13 @@ def make_synthetic_run(dir: str | Path, n_attempts: int = 2000, rounds: int = 3,
                     else:
                         locked = false_admitted.get(t.id)
                         if locked and phase == "train" and rng.random() < 0.6:
-                            proof, reason = sorted(locked)[0], ""
-                            reason = next(m for b, m in t.bad if b == proof)
+                            proof = min(locked)
+                            reason = locked[proof]
                         else:
                             proof, reason = rng.choice(t.bad)
+                            if rng.random() < 0.5:
+                                # Failed samples of a real policy are diverse: most proof texts are unique.
+                                proof += " " + " ".join(rng.choices(_NOISE_TACTICS, k=rng.randint(1, 5)))
                         roll = rng.random()
                         if roll < 0.05:
                             judge, reason, seconds = "timeout", "timeout after 10.0 s (worker killed)", 10.0
@@ -244,21 +252,21 @@ def make_synthetic_run(dir: str | Path, n_attempts: int = 2000, rounds: int = 3,
         store.add_attempts(attempts)
 
         # Selection: gate-verified train samples, distinct per theorem, capped (select.per_theorem_cap).
-        rows = store.db.execute("SELECT id, theorem_id, proof, judge FROM attempts WHERE round=? AND phase='train'"
+        rows = store.db.execute("SELECT id, theorem_id, proof, judge, judge_reason FROM attempts WHERE round=? AND phase='train'"
                                 " AND gate='verified' ORDER BY id", (r,)).fetchall()
-        chosen: dict[str, dict[str, tuple[int, str]]] = {}
+        chosen: dict[str, dict[str, tuple[int, str, str]]] = {}
         for row in rows:
             per = chosen.setdefault(row["theorem_id"], {})
             if row["proof"] not in per and len(per) < cfg.select.per_theorem_cap:
-                per[row["proof"]] = (row["id"], row["judge"])
-        admitted = [(tid, proof, aid) for tid, per in chosen.items() for proof, (aid, _) in per.items()]
+                per[row["proof"]] = (row["id"], row["judge"], row["judge_reason"])
+        admitted = [(tid, proof, aid) for tid, per in chosen.items() for proof, (aid, _, _) in per.items()]
         store.set_admitted(r, admitted)
         n_false = 0
         for tid, per in chosen.items():
-            for proof, (_, judge) in per.items():
+            for proof, (_, judge, reason) in per.items():
                 if judge != "verified":
                     n_false += 1
-                    false_admitted.setdefault(tid, set()).add(proof)
+                    false_admitted.setdefault(tid, {})[proof] = reason
         sft_dir = run_dir / "rounds" / f"round-{r}"
         sft_dir.mkdir(parents=True, exist_ok=True)
         by_id = {t.id: t for t in theorems}
