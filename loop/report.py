@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -505,11 +504,6 @@ def build_report(runs: list[Run], out: str | Path) -> ReportStats:
     t0 = time.perf_counter()
     html, n = render_report(runs)
     path = Path(out)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     return ReportStats(path=path, bytes=path.stat().st_size, attempts=n, seconds=time.perf_counter() - t0)
-
-
-def fmt_bytes(n: int) -> str:
-    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{math.ceil(n / 1e3)} kB"
