@@ -1,0 +1,82 @@
+"""LoRA fine-tuning of the policy on the admitted (statement, proof) pairs, with peft.
+
+One adapter directory per round. It appears only when complete: training writes to a
+temporary sibling directory and renames it into place, so a killed run never leaves a
+half-written adapter behind.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from loop.config import LoraConfig
+from prover.model import (encode_example, epoch_batches, hf_quiet, loss_bar, resolve_device, resolve_dtype,
+                          train_steps)
+
+
+def train_lora(base: str | Path, examples: list[tuple[str, str]], cfg: LoraConfig, out_dir: str | Path,
+               seed: int, device: str, init_adapter: str | Path | None = None, progress: bool = True) -> dict:
+    """Train a LoRA adapter on `examples` and save it to `out_dir`; returns (and writes) out_dir/train.json.
+
+    The loss covers the proof and EOS only. With `init_adapter` the adapter is loaded and trained
+    further (its own r/alpha/targets apply; cfg's lr, epochs and batch size still do); otherwise a fresh
+    adapter is built from cfg on top of `base`. With no examples nothing is trained (steps = 0) and
+    the saved adapter is `init_adapter` unchanged, or a fresh one, which equals the base model
+    because peft initialises LoRA's B matrix to zero: either way the next round's policy is usable.
+    """
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.time()
+    out_dir = Path(out_dir)
+    device = resolve_device(device)
+    dtype = resolve_dtype("auto", device)
+    with hf_quiet():
+        tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=dtype)
+    torch.manual_seed(seed)  # LoRA's A matrices and dropout draw from the global generator
+    with hf_quiet():
+        if init_adapter is not None:
+            model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+        else:
+            peft_cfg = PeftLoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
+                                      target_modules=list(cfg.target_modules), task_type="CAUSAL_LM")
+            try:
+                model = get_peft_model(model, peft_cfg)
+            except ValueError as e:
+                raise ValueError(f"lora.target_modules {cfg.target_modules}: {e}") from e
+    model.to(device)
+
+    encoded = [encode_example(tokenizer, s, p) for s, p in examples]
+    steps = cfg.epochs * math.ceil(len(encoded) / cfg.batch_size)
+    losses: list[float] = []
+    if steps:
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        with loss_bar("LoRA fine-tune", steps, progress) as update:
+            losses = train_steps(model, epoch_batches(encoded, cfg.batch_size, seed), steps, cfg.lr,
+                                 pad_id=pad_id, device=device, dtype=dtype, update=update)
+    per_epoch = steps // cfg.epochs
+    stats = {"steps": steps, "examples": len(encoded),
+             "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
+             "loss_epochs": [sum(losses[e * per_epoch:(e + 1) * per_epoch]) / per_epoch
+                             for e in range(cfg.epochs)] if steps else [],
+             "init": "continue" if init_adapter is not None else "base",
+             "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+             "seed": seed, "device": device, "seconds": round(time.time() - t0, 3)}
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    (tmp / "train.json").write_text(json.dumps(stats, indent=2) + "\n")
+    if out_dir.exists():  # an adapter from an interrupted earlier attempt at this same stage
+        shutil.rmtree(out_dir)
+    os.rename(tmp, out_dir)
+    return stats
