@@ -278,3 +278,19 @@ def test_commands_on_synthetic_run(run_dir):
         assert res.stdout.strip()
     res = runner.invoke(app, ["show", str(run_dir), "canary-000"])
     assert "first proved: never" in res.stdout  # canaries are false: the judge never verifies them
+
+
+def test_logs_plain_layout_for_many_rows(run_dir, all_attempts, monkeypatch):
+    """Above RICH_TABLE_ROWS the same columns are printed with plain padding (rich is too slow at 100k rows)."""
+    import loop.commands_inspect as ci
+
+    monkeypatch.setattr(ci, "RICH_TABLE_ROWS", 10)
+    res = runner.invoke(app, ["logs", str(run_dir), "--round", "0"])
+    assert res.exit_code == 0, res.stderr
+    lines = res.stdout.splitlines()
+    n = sum(a["round"] == 0 for a in all_attempts)
+    assert lines[0].endswith(f"{n} attempts (plain layout above 10 rows)") and len(lines) == n + 3
+    assert lines[1].split() == list(ci.LOG_COLUMNS)
+    first = next(a for a in all_attempts if a["round"] == 0)
+    assert lines[3].split()[:6] == ["0", first["phase"], first["theorem_id"], first["family"],
+                                    str(first["sample_idx"]), first["judge"]]

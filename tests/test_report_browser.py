@@ -107,3 +107,13 @@ def test_report_opens_plots_visible_search_filters(report, browser, tmp_path):
     assert errors == [], json.dumps(errors, indent=1)
     # Self-contained: the only thing the page ever loaded is the file itself.
     assert browser.requested_urls() == [html.resolve().as_uri()]
+
+
+def test_benchmark_script_runs(tmp_path):
+    """`python -m loop.bench_report` end to end on a small store (the 100k figure is in the README)."""
+    from loop.bench_report import bench
+
+    result = bench(attempts=1500, rounds=1, workdir=tmp_path)
+    assert 1000 < result["attempts"] < 2000 and result["html_bytes"] > 50_000
+    assert result["rows_rendered"] == 50 and result["js_errors"] == []
+    assert 0 < result["search_matches"] < result["attempts"]
