@@ -60,8 +60,14 @@ def _open(run_dir: Path) -> Run:
     return _or_fail(load_run, run_dir)
 
 
+def _printable(text: str | None) -> str:
+    """Model output can hold control characters; show them escaped instead of sending them to the terminal."""
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else ch.encode("unicode_escape").decode("ascii")
+                   for ch in (text or ""))
+
+
 def _short(text: str | None, width: int) -> str:
-    text = " ".join((text or "").split())
+    text = " ".join(_printable(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -169,11 +175,11 @@ def show(
                 if a["gate"] is not None and a["gate"] != a["judge"] and a["gate_reason"]:
                     msg = f"{msg}  [gate: {a['gate_reason']}]".strip()
                 table.add_row(a["phase"], str(a["sample_idx"]), _verdict(a["judge"]), _verdict(a["gate"]),
-                              f"{a['seconds']:.2f}", a["proof"], msg)
+                              f"{a['seconds']:.2f}", _printable(a["proof"]), _printable(msg))
             con.print(table)
         for ad in rs.admitted:
             false = "" if ad["judge"] == "verified" else f"  FALSE (judge: {ad['judge'] or 'unknown'})"
-            con.print(f"  admitted to round {rs.round} SFT set: {ad['proof']}{false}")
+            con.print(f"  admitted to round {rs.round} SFT set: {_short(ad['proof'], 200)}{false}")
 
 
 def diff(
@@ -192,6 +198,7 @@ def diff(
     for pool in ("heldout", "train"):
         rows = [r for r in d.rows if r.pool == pool]
         if not rows:
+            con.print(f"round {r_from} -> {r_to}: {DIFF_BASIS[pool]}: no theorem was attempted in both rounds")
             continue
         gained, lost = d.totals(pool)
         con.print(Text(f"round {r_from} -> {r_to}: {DIFF_BASIS[pool]}: +{gained} gained, -{lost} lost",

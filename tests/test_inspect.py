@@ -294,3 +294,15 @@ def test_logs_plain_layout_for_many_rows(run_dir, all_attempts, monkeypatch):
     first = next(a for a in all_attempts if a["round"] == 0)
     assert lines[3].split()[:6] == ["0", first["phase"], first["theorem_id"], first["family"],
                                     str(first["sample_idx"]), first["judge"]]
+
+
+def test_control_characters_in_model_output_are_escaped(tiny):
+    """A sampled proof can contain terminal escape codes; `show` and `logs` print them escaped."""
+    store = Store(tiny / "run.db")
+    store.add_attempts([_attempt(2, "train", "t1", 5, "rejected", proof="lia.\x1b[2J\x07 done.")])
+    store.close()
+    for args in (["show", str(tiny), "t1"], ["logs", str(tiny), "--theorem", "t1"]):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.stderr
+        assert "\x1b" not in res.stdout and "\x07" not in res.stdout
+        assert "lia.\\x1b[2J\\x07 done." in res.stdout
