@@ -325,10 +325,31 @@ def _pool_plot(runs: list[Run]):
 
 # -- tables ------------------------------------------------------------------------
 
+def _timestamp(ts: Any) -> dt.datetime | None:
+    """manifest.json times: epoch seconds or ISO 8601 text (both are in use)."""
+    if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+        return dt.datetime.fromtimestamp(ts, dt.timezone.utc)
+    if isinstance(ts, str):
+        try:
+            t = dt.datetime.fromisoformat(ts)
+        except ValueError:
+            return None
+        return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+    return None
+
+
 def _when(ts: Any) -> str:
-    if isinstance(ts, (int, float)):
-        return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return str(ts) if ts else "–"
+    t = _timestamp(ts)
+    if t is None:
+        return str(ts) if ts else "–"
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _git(h: Any) -> str:
+    if not h:
+        return "–"
+    commit, _, rest = str(h).partition("-")
+    return commit[:12] + (f"-{rest}" if rest else "")
 
 
 def _run_overview(run: Run) -> dict[str, str]:
@@ -349,8 +370,8 @@ def _run_overview(run: Run) -> dict[str, str]:
         return f"{_fmt(a)} → {_fmt(b)}" if len(rs) > 1 else _fmt(b)
 
     m = run.manifest
-    duration = (m.get("finished_at") - m.get("started_at")) if isinstance(m.get("finished_at"), (int, float)) \
-        and isinstance(m.get("started_at"), (int, float)) else None
+    start, end = _timestamp(m.get("started_at")), _timestamp(m.get("finished_at"))
+    duration = (end - start).total_seconds() if start and end else None
     return {
         "directory": str(run.path),
         "name": run.name,
@@ -368,7 +389,7 @@ def _run_overview(run: Run) -> dict[str, str]:
         "base model": str(m.get("base_model") or _get(run.config, "model", "name_or_path") or "–"),
         "started": _when(m.get("started_at")),
         "duration": f"{duration / 60:.1f} min" if duration is not None else "–",
-        "git": str(m.get("git_hash") or "–")[:12],
+        "git": _git(m.get("git_hash")),
         "config hash": str(run.summary.get("config_hash") or m.get("config_hash") or "–"),
     }
 
@@ -384,6 +405,8 @@ def _round_table(run: Run) -> list[dict[str, str]]:
             "pool verified": f"{_fmt(_get(s, 'pool', 'verified'))}/{_fmt(_get(s, 'pool', 'attempts'))}",
             "admitted": _fmt(s.get("admitted")), "contamination": _fmt(s.get("contamination")),
             "gained/lost": f"+{_fmt(_get(s, 'forgetting', 'gained'))}/-{_fmt(_get(s, 'forgetting', 'lost'))}",
+            "train loss": (f"{_fmt(_get(s, 'train', 'loss_first'))} → {_fmt(_get(s, 'train', 'loss_last'))}"
+                           if _get(s, "train", "loss_last") is not None else "–"),
             "seconds": _fmt(s.get("seconds"), 1),
         })
     return rows
