@@ -1,0 +1,133 @@
+"""`ratchet bench verify`: the pooled Coq verifier against a fresh coqc process per proof.
+
+Both sides judge the same mixed corpus (reference proofs, wrong tactics,
+known-false canaries, a few policy cheats) with the same admission rule and
+the same parallelism (``workers`` coqtop workers vs ``workers`` coqc processes
+at a time), in one run. The pool's one-off start-up (loading the header into
+each worker) is reported separately from its steady-state throughput, which
+is what a long run sees.
+"""
+from __future__ import annotations
+
+import json
+import random
+import resource
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from prover.verdict import ProofTask, Status, Verdict
+
+# Tactics that are wrong for most statements (or right by accident: both sides judge them alike).
+WRONG_TACTICS = ("reflexivity.", "lia.", "intros. discriminate.", "auto.", "split.", "intros n. induction n; simpl; auto.",
+                 "intros. ring.", "exact I.", "intros. exists 0. reflexivity.", "tauto.")
+CHEATS = ("Admitted.", "admit.", "exact I. Qed. Axiom cheat : False.", "Unset Guard Checking. auto.")
+
+
+def build_corpus(n: int, seed: int = 0) -> list[ProofTask]:
+    """A deterministic mix: about half reference proofs, 4 in 10 wrong proofs, 1 in 20 cheats and canaries."""
+    from prover.theorems import FAMILIES, canary_theorems, generate_theorems
+
+    rng = random.Random(seed)
+    per_family = max(1, -(-n // (2 * len(FAMILIES))))
+    theorems = generate_theorems(list(FAMILIES), per_family, seed)
+    rng.shuffle(theorems)
+    canaries = canary_theorems(max(1, n // 20))
+    tasks = []
+    for i in range(n):
+        th = theorems[i % len(theorems)]
+        slot = i % 20
+        if slot < 10:
+            proof = rng.choice(th.reference_proofs("coq"))
+            kind = "valid"
+        elif slot < 18:
+            other = theorems[(i * 7 + 3) % len(theorems)]
+            proof = rng.choice(other.reference_proofs("coq") + list(WRONG_TACTICS))
+            kind = "wrong"
+        elif slot == 18:
+            th = canaries[i % len(canaries)]
+            proof = rng.choice(th.reference_proofs("coq") or list(WRONG_TACTICS))
+            kind = "canary"
+        else:
+            proof = rng.choice(CHEATS)
+            kind = "cheat"
+        tasks.append(ProofTask(id=f"{i}:{th.id}", statement=th.statement("coq"), proof=proof, name=th.name,
+                               meta={"kind": kind}))
+    return tasks
+
+
+def bench_verify(n: int = 200, workers: int = 2, timeout_s: float = 10.0, memory_mb: int = 2048,
+                 seed: int = 0) -> dict:
+    from prover.coq import CoqVerifier, fresh_verify
+
+    tasks = build_corpus(n, seed)
+    cpu0 = _children_cpu()
+    with CoqVerifier(workers=workers, timeout_s=timeout_s, memory_mb=memory_mb) as pool:
+        version = pool.version()
+        start = time.monotonic()
+        pool.verify([ProofTask(id=f"warm{k}", statement="True", proof="exact I.") for k in range(workers)])
+        startup = time.monotonic() - start
+        start = time.monotonic()
+        pooled = pool.verify(tasks)
+        pooled_s = time.monotonic() - start
+    cpu1 = _children_cpu()  # the workers were reaped by close(): their CPU time is counted now
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        fresh = list(ex.map(lambda t: fresh_verify(t, header=pool.header, timeout_s=timeout_s,
+                                                   memory_mb=memory_mb), tasks))
+    fresh_s = time.monotonic() - start
+    cpu2 = _children_cpu()
+    same = [p.status is f.status for p, f in zip(pooled, fresh)]
+    return {
+        "backend": "coq", "coq_version": version, "n": n, "workers": workers, "seed": seed,
+        "pooled_seconds": round(pooled_s, 3), "pooled_startup_s": round(startup, 3),
+        "fresh_seconds": round(fresh_s, 3),
+        "pooled_per_s": round(n / pooled_s, 2),
+        "pooled_cold_per_s": round(n / (pooled_s + startup), 2),
+        "fresh_per_s": round(n / fresh_s, 2),
+        "speedup": round(fresh_s / pooled_s, 2),
+        "speedup_cold": round(fresh_s / (pooled_s + startup), 2),
+        # CPU seconds of the prover processes (start-up included for the pool): unlike wall
+        # time, this does not depend on what else the machine is doing.
+        "pooled_cpu_s": round(cpu1 - cpu0, 3), "fresh_cpu_s": round(cpu2 - cpu1, 3),
+        "cpu_speedup": round((cpu2 - cpu1) / max(cpu1 - cpu0, 1e-9), 2),
+        "agreement": round(sum(same) / n, 4),
+        "disagreements_n": n - sum(same),
+        "pooled_verdicts": _counts(pooled), "fresh_verdicts": _counts(fresh),
+        "kinds": dict(Counter(t.meta["kind"] for t in tasks)),
+        "disagreements": [{"id": t.id, "proof": t.proof, "pooled": p.reason, "fresh": f.reason}
+                          for t, p, f, ok in zip(tasks, pooled, fresh, same) if not ok][:10],
+    }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _counts(verdicts: list[Verdict]) -> dict[str, int]:
+    c = Counter(v.status.value for v in verdicts)
+    return {s.value: c.get(s.value, 0) for s in Status}
+
+
+def print_bench(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"verify: pooled coqtop vs fresh coqc per proof — {result['n']} proofs, "
+                        f"{result['workers']} at a time, Coq {result['coq_version']}")
+    for col in ("path", "seconds", "proofs/s", *(s.value for s in Status)):
+        table.add_column(col, justify="right" if col != "path" else "left")
+    table.add_row("pooled (steady)", f"{result['pooled_seconds']:.2f}", f"{result['pooled_per_s']:.1f}",
+                  *(str(result["pooled_verdicts"][s.value]) for s in Status))
+    table.add_row("pooled start-up", f"{result['pooled_startup_s']:.2f}", "", *("" for _ in Status))
+    table.add_row("fresh coqc", f"{result['fresh_seconds']:.2f}", f"{result['fresh_per_s']:.1f}",
+                  *(str(result["fresh_verdicts"][s.value]) for s in Status))
+    console.print(table)
+    console.print(f"speedup {result['speedup']:.1f}x steady ({result['speedup_cold']:.1f}x counting start-up), "
+                  f"CPU {result['pooled_cpu_s']:.1f}s vs {result['fresh_cpu_s']:.1f}s ({result['cpu_speedup']:.1f}x), "
+                  f"agreement {result['agreement']:.4f}; corpus {result['kinds']}")
+    for d in result["disagreements"]:
+        console.print(f"[red]disagree[/] {d['id']}: pooled={d['pooled']!r} fresh={d['fresh']!r}")
+    print(json.dumps({k: v for k, v in result.items() if k != "disagreements"}), flush=True)

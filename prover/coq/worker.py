@@ -1,0 +1,262 @@
+"""One persistent ``coqtop`` process: the header loaded once, then many proofs, each undone after use.
+
+Talking to coqtop over a pipe
+-----------------------------
+coqtop reads sentences from stdin; it writes messages (command output, and
+anything a proof prints with ``idtac``) to stdout, and prompts and errors to
+stderr. The two pipes are read separately, so text a proof prints can never be
+taken for an error, and an error is never looked for where a proof can write.
+
+A proof can print anything, so nothing it prints may look like the verifier's
+own markers. Every part of a request therefore ends with a mark on each
+stream, named by a nonce of 64 random bits drawn after the proof was written:
+
+    Locate ratchet__s_<nonce>.   stdout: "No object of basename ratchet__s_<nonce>"
+    Print ratchet__e_<nonce>.    stderr: "Error: ratchet__e_<nonce> not a defined object."
+
+Neither answer occurs in the request text (which says ``Locate ...`` and
+``Print ...``), so neither an echo of the input in an error message nor a
+proof's output can forge it, and what each stream says between two marks
+belongs to the commands between them.
+
+What one proof costs
+--------------------
+All of a chunk's proofs go to coqtop in a single write and are read back in
+order: one round trip per chunk, not per sentence. For each proof (phase 1):
+
+    Theorem <name> : <statement>.            -> any error: the statement is bad (infra error)
+    Proof. <body> Qed.                       -> any error: rejected, with Coq's message
+    Goal <statement>. <type of name == goal> -> the theorem has exactly the stated type
+    Reset ratchet__marker.                   -> the environment is as the header left it
+
+``Print Assumptions`` is the expensive check (about 0.3 s for a proof that uses
+``lia``: it walks every opaque proof the theorem depends on, and Coq keeps no
+cache between calls). Phase 2 therefore replays a chunk's accepted proofs
+under fresh names, binds them in one tuple and prints the assumptions of that
+tuple once; a shared dependency is walked once for the whole chunk. Only if
+the tuple is not closed (which the static policy makes rare) is each proof
+replayed and printed on its own, so the reason names the proof's own axioms.
+Each phase ends with a Reset, so every proof in phase 1 runs in exactly the
+environment the header made.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from prover.coq.process import Interactive, OutputLimit, ProcessDied, ProcessTimeout, find_program
+from prover.verdict import ProofTask, Status, Verdict
+
+MARKER = "ratchet__marker"
+CLOSED = "Closed under the global context"
+# coqtop flags shared with the fresh-process baseline: no rc file; native_compute off (it
+# would compile and run OCaml outside the kernel; the policy refuses it as well).
+COQ_FLAGS = ["-q", "-native-compiler", "no"]
+
+
+class CoqInfraError(RuntimeError):
+    """coqtop cannot be started or the header does not load: proofs cannot be judged."""
+
+
+def _nonce() -> str:
+    return secrets.token_hex(8)
+
+
+def _mark(nonce: str) -> str:
+    """The commands that end a part of a request: one answer on stdout, one on stderr."""
+    return f"Locate ratchet__s_{nonce}.\nPrint ratchet__e_{nonce}.\n"
+
+
+def _read_part(process: Interactive, nonce: str, deadline: float) -> tuple[list[str], list[str]]:
+    """(stdout lines, stderr lines) of one part of a request, up to its marks."""
+    out = process.read_until("out", f"No object of basename ratchet__s_{nonce}", deadline)
+    err = process.read_until("err", f"Error: ratchet__e_{nonce} not a defined object.", deadline)
+    return out, err
+
+
+_RESET = f"Abort All.\nReset {MARKER}.\nDefinition {MARKER} := tt.\n"
+
+
+def first_error(lines: list[str]) -> str | None:
+    """Coq's first error in a block of output, joined onto one line; None if there is none."""
+    for i, line in enumerate(lines):
+        if line.startswith("Error:") or line.startswith("Anomaly"):
+            block = [line]
+            for more in lines[i + 1:]:
+                if not more.strip() or more.startswith("Toplevel input"):
+                    break
+                block.append(more.strip())
+            text = " ".join(" ".join(block).split())
+            return text if len(text) <= 300 else text[:297] + "..."
+    return None
+
+
+def all_errors(lines: list[str]) -> tuple[str, ...]:
+    out = []
+    for i, line in enumerate(lines):
+        if line.startswith("Error:") or line.startswith("Anomaly"):
+            out.append(first_error(lines[i:]) or line)
+    return tuple(out)
+
+
+def axioms_reason(lines: list[str]) -> str:
+    """One line naming what ``Print Assumptions`` listed, e.g. ``axioms: depends on classic``."""
+    names = []
+    for line in lines:
+        if not line or line[0].isspace() or line.endswith(":"):
+            continue  # type continuation lines and headings such as "Axioms:"
+        head = line.split(" : ", 1)[0].strip()
+        if head and " " not in head:
+            names.append(head)
+    err = first_error(lines)
+    if err and not names:
+        return f"axioms: could not print assumptions ({err})"
+    return "axioms: depends on " + (", ".join(names) if names else "an assumption: " + " ".join(lines)[:200])
+
+
+def closed(lines: list[str]) -> bool:
+    """Whether ``Print Assumptions`` said exactly that the term is closed, and nothing else."""
+    return [ln.strip() for ln in lines if ln.strip()] == [CLOSED]
+
+
+@dataclass
+class Phase1:
+    """What phase 1 concluded about one task: a final verdict, or 'passed, needs the axiom audit'."""
+    verdict: Verdict | None
+    seconds: float
+
+
+class CoqWorker:
+    def __init__(self, header: str, memory_mb: int, max_output_bytes: int = 1_000_000,
+                 startup_timeout_s: float = 120.0, coqtop: str = "coqtop"):
+        path = find_program(coqtop)
+        if path is None:
+            raise CoqInfraError(f"{coqtop} not found on PATH; install Coq (Debian/Ubuntu: apt-get install coq)")
+        self.uses = 0
+        self.process = Interactive([path, *COQ_FLAGS], memory_mb, max_output_bytes)
+        n = _nonce()
+        # Silent: coqtop would otherwise print every goal after every tactic, which costs time and output.
+        self.process.send(f"{header}\nSet Silent.\nDefinition {MARKER} := tt.\n{_mark(n)}")
+        try:
+            _, lines = _read_part(self.process, n, time.monotonic() + startup_timeout_s)
+        except ProcessTimeout:
+            self.close()
+            raise CoqInfraError(f"the header did not load within {startup_timeout_s:.0f}s") from None
+        except ProcessDied as died:
+            self.close()
+            raise CoqInfraError(f"coqtop exited while loading the header (memory limit {memory_mb} MiB?): "
+                                f"{died.last_output.strip()[-300:]}") from None
+        except OutputLimit:
+            self.close()
+            raise CoqInfraError("the header printed too much output") from None
+        err = first_error(lines)
+        if err:
+            self.close()
+            raise CoqInfraError(f"the header failed to load: {err}")
+
+    def close(self) -> None:
+        self.process.kill()
+
+    # -- phase 1: compile each proof in the pristine environment -------------------------------
+
+    def check(self, tasks: list[ProofTask], timeout_s: float) -> tuple[list[Phase1], bool]:
+        """Phase 1 for a chunk, in one write. Returns results for a prefix of ``tasks``.
+
+        The second value is False when the worker had to be killed (timeout,
+        death, output flood, failed reset): the prefix then ends with the task
+        that did it, and the rest must go to a new worker.
+        """
+        plans = []
+        text = []
+        for t in tasks:
+            n = [_nonce() for _ in range(4)]
+            plans.append(n)
+            text.append(
+                f"Theorem {t.name} : {t.statement}.\n{_mark(n[0])}"
+                f"Proof.\n{t.proof}\nQed.\n{_mark(n[1])}"
+                f"Abort All.\nGoal {t.statement}.\n"
+                f"let t := type of {t.name} in match goal with |- ?s => constr_eq t s end; "
+                f"idtac \"ratchet__same_{n[2]}\".\nAbort.\n{_mark(n[2])}"
+                f"{_RESET}{_mark(n[3])}")
+        self.process.send("".join(text))
+        results: list[Phase1] = []
+        start = time.monotonic()
+        for t, n in zip(tasks, plans):
+            deadline = start + timeout_s
+            try:
+                _, statement_err = _read_part(self.process, n[0], deadline)
+                _, proof_err = _read_part(self.process, n[1], deadline)  # what the proof printed is ignored
+                same_out, same_err = _read_part(self.process, n[2], deadline)
+                _, reset_err = _read_part(self.process, n[3], deadline)
+            except ProcessTimeout:
+                results.append(Phase1(Verdict(Status.TIMEOUT, f"timeout after {timeout_s:.1f}s",
+                                              seconds=timeout_s), timeout_s))
+                return results, False
+            except ProcessDied as died:
+                tail = " ".join(died.last_output.split())[-200:]  # coqtop's last words on stderr
+                results.append(Phase1(Verdict(Status.REJECTED, f"rejected: coqtop died ({tail or 'no output'})",
+                                              seconds=time.monotonic() - start), time.monotonic() - start))
+                return results, False
+            except OutputLimit as err:
+                results.append(Phase1(Verdict(Status.REJECTED, f"rejected: output limit ({err})",
+                                              seconds=time.monotonic() - start), time.monotonic() - start))
+                return results, False
+            now = time.monotonic()
+            seconds = now - start
+            start = now
+            self.uses += 1
+            results.append(Phase1(self._judge_phase1(t, n, statement_err, proof_err, same_out, same_err,
+                                                     seconds), seconds))
+            if first_error(reset_err):
+                # Nothing a tactic proof does should stop a Reset; if it did, do not trust this worker.
+                results[-1] = Phase1(Verdict(Status.REJECTED, "rejected: the worker's state could not be "
+                                             f"restored ({first_error(reset_err)})", seconds=seconds), seconds)
+                return results, False
+        return results, True
+
+    @staticmethod
+    def _judge_phase1(task: ProofTask, n: list[str], statement_err: list[str], proof_err: list[str],
+                      same_out: list[str], same_err: list[str], seconds: float) -> Verdict | None:
+        err = first_error(statement_err)
+        if err:
+            return Verdict(Status.ERROR, f"error: the statement does not elaborate: {err}",
+                           all_errors(statement_err), seconds)
+        # Any error on stderr while the body ran fails the proof, as coqc would stop at it
+        # (coqtop goes on after an error, so a later tactic could otherwise paper over it).
+        err = first_error(proof_err)
+        if err:
+            return Verdict(Status.REJECTED, f"rejected: {err}", all_errors(proof_err), seconds)
+        if f"ratchet__same_{n[2]}" not in [ln.strip() for ln in same_out] or first_error(same_err):
+            err = first_error(same_err)
+            return Verdict(Status.REJECTED, f"rejected: {task.name} does not have exactly the stated type"
+                           + (f" ({err})" if err else ""), all_errors(same_err), seconds)
+        return None  # passed; the axiom audit decides
+
+    # -- phase 2: print the assumptions of the accepted proofs ---------------------------------
+
+    def audit(self, tasks: list[ProofTask], timeout_s: float) -> list[str] | None:
+        """``Print Assumptions`` output for all of ``tasks`` at once, or None if the worker failed.
+
+        The proofs are replayed under fresh names and bound in one tuple, so a
+        dependency they share is walked once. Raises nothing; on a timeout or
+        death the worker is unusable and the caller replaces it.
+        """
+        tag = _nonce()
+        names = [f"ratchet__pa_{tag}_{i}" for i in range(len(tasks))]
+        n = [_nonce() for _ in range(3)]
+        parts = [f"Theorem {nm} : {t.statement}.\nProof.\n{t.proof}\nQed.\n" for nm, t in zip(names, tasks)]
+        parts.append(f"Definition ratchet__pa_{tag} := ({', '.join(names)}).\n{_mark(n[0])}"
+                     f"Print Assumptions ratchet__pa_{tag}.\n{_mark(n[1])}{_RESET}{_mark(n[2])}")
+        self.process.send("".join(parts))
+        deadline = time.monotonic() + timeout_s
+        try:
+            _read_part(self.process, n[0], deadline)  # the replay's own output: not trusted, not read
+            assumptions, errors = _read_part(self.process, n[1], deadline)
+            _, reset_err = _read_part(self.process, n[2], deadline)
+        except (ProcessTimeout, ProcessDied, OutputLimit):
+            return None
+        if first_error(reset_err):
+            return None
+        # A failed replay leaves no tuple to print: report the error, which is not "closed".
+        return assumptions + [ln for ln in errors if ln.startswith("Error")]
