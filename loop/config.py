@@ -72,7 +72,8 @@ class EvalConfig(Strict):
 class VerifierConfig(Strict):
     workers: int = Field(2, ge=1)
     timeout_s: float = Field(10.0, gt=0, description="wall-clock limit per proof")
-    memory_mb: int = Field(2048, ge=128, description="address-space limit per prover process")
+    memory_mb: int | None = Field(None, ge=128, description="address-space limit per prover process (MB); "
+                                  "null = the backend's default (loop.run.DEFAULT_MEMORY_MB)")
     recycle_after: int = Field(500, ge=1, description="replace a worker after this many proofs")
 
 
