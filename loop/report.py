@@ -385,7 +385,10 @@ def _run_overview(run: Run) -> dict[str, str]:
         "held-out pass@1 (first → last)": arrow("heldout", "pass@1"),
         "greedy pass@1": arrow("heldout", "greedy_pass@1"),
         f"pass@{k or 'k'}": arrow("heldout", "pass@k"),
-        "contamination (last round)": _fmt(last.get("contamination") if isinstance(last, dict) else None),
+        # The final round only evaluates, so its contamination is null: show the last round that trained.
+        "contamination (last SFT set)": _fmt(next((s["contamination"] for s in reversed(rs)
+                                                   if isinstance(s, dict) and s.get("contamination") is not None),
+                                                  None)),
         "base model": str(m.get("base_model") or _get(run.config, "model", "name_or_path") or "–"),
         "started": _when(m.get("started_at")),
         "duration": f"{duration / 60:.1f} min" if duration is not None else "–",
