@@ -99,7 +99,7 @@ class Ctx:
     backend: str
     theorems: dict  # id -> Theorem
     pools: dict  # pool name -> list of theorem ids (sorted)
-    base_path: Path
+    base_path: Path | None  # set once the base model is resolved or bootstrapped
     console: Console
     progress: bool
     verdict_cache: dict = field(default_factory=dict)  # (theorem_id, normalized proof) -> Verdict
@@ -124,7 +124,7 @@ def prepare_run_dir(cfg: RunConfig, out: Path, resume: bool) -> RunConfig:
     return cfg
 
 
-def write_manifest(ctx: Ctx, finished: bool) -> None:
+def write_manifest(ctx: Ctx, finished: bool, new_session: bool = True) -> None:
     path = ctx.out / "manifest.json"
     old = json.loads(path.read_text()) if path.exists() else {}
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -138,10 +138,10 @@ def write_manifest(ctx: Ctx, finished: bool) -> None:
         "backend_version": ctx.verifier.version(),
         "seed": ctx.cfg.seed,
         "config_hash": config_hash(ctx.cfg),
-        "base_model": str(ctx.base_path),
+        "base_model": str(ctx.base_path) if ctx.base_path else None,
         "argv": sys.argv,
         "started_at": old.get("started_at", now),
-        "sessions": old.get("sessions", []) + ([] if finished else [now]),
+        "sessions": old.get("sessions", []) + ([now] if new_session and not finished else []),
         "finished_at": now if finished else None,
     }
     _write_json_atomic(path, manifest)
@@ -176,10 +176,11 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
         store.set_meta("backend_version", verifier.version())
         console.print(f"[bold]ratchet[/] run {cfg.name!r} → {out}  backend={backend} ({verifier.version()})  "
                       f"theorems: " + ", ".join(f"{k}={len(v)}" for k, v in pools.items()))
-        base_path = base_model(cfg, theorems, pools, backend, console, progress)
-        ctx = Ctx(cfg, out, store, verifier, backend, theorems, pools, base_path, console, progress)
+        ctx = Ctx(cfg, out, store, verifier, backend, theorems, pools, None, console, progress)
+        write_manifest(ctx, finished=False)  # before the bootstrap, so started_at is the real start
+        ctx.base_path = base_model(cfg, theorems, pools, backend, console, progress)
+        write_manifest(ctx, finished=False, new_session=False)
         _seed_verdict_cache(ctx)
-        write_manifest(ctx, finished=False)
         for r in range(cfg.rounds + 1):
             run_round(ctx, r)
         write_manifest(ctx, finished=True)
