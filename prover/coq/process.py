@@ -58,6 +58,12 @@ def strip_prompts(line: str) -> str:
     return _PROMPTS.sub("", line)
 
 
+def _last_words(text: str) -> str:
+    """The end of a dead process's stderr on one line, without its prompts."""
+    words = " ".join(strip_prompts(ln + " ").strip() for ln in text.splitlines())
+    return re.sub(r"(?:\s*[A-Za-z_][A-Za-z0-9_']* <)+\s*$", "", " ".join(words.split()))[-300:]
+
+
 def kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL the process group that ``proc`` leads (started with start_new_session=True)."""
     try:
@@ -165,7 +171,7 @@ class Interactive:
                     tail = "\n".join(lines) + s.buffer.decode("utf-8", "replace")
                 else:  # a dying coqtop explains itself on stderr ("Fatal error: out of memory")
                     tail = self._pending_text("err")
-                raise ProcessDied(strip_prompts(tail.strip())[-300:])
+                raise ProcessDied(_last_words(tail))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ProcessTimeout()

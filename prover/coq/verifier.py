@@ -16,6 +16,7 @@ the proof it was checking gets ``timeout`` or ``rejected``, never ``verified``.
 """
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
@@ -25,7 +26,7 @@ from typing import Sequence
 from prover.coq.header import default_header
 from prover.coq.policy import check_coq_name, check_coq_policy, check_coq_statement
 from prover.coq.process import find_program
-from prover.coq.worker import CoqInfraError, CoqWorker, Phase1, axioms_reason, closed
+from prover.coq.worker import CoqInfraError, CoqWorker, axioms_reason, closed
 from prover.verdict import Progress, ProofTask, Status, Verdict
 
 
@@ -78,25 +79,20 @@ class _Slot:
             self.worker = None
 
     def run(self, tasks: list[ProofTask]) -> list[Verdict]:
-        """Verdicts for a chunk, in order; replaces the worker as often as the chunk needs."""
-        timeout = self.pool.timeout_s
-        phase1: list[Phase1] = []
-        while len(phase1) < len(tasks):
-            try:
-                worker = self.ensure()
-            except CoqInfraError as err:
-                reason = f"error: {err}"
-                return [p.verdict or Verdict(Status.ERROR, reason) for p in phase1] + \
-                    [Verdict(Status.ERROR, reason)] * (len(tasks) - len(phase1))
-            rest = tasks[len(phase1):]
-            rest = rest[:max(1, self.pool.recycle_after - worker.uses)]
-            done, healthy = worker.check(rest, timeout)
-            phase1.extend(done)
-            if not healthy:
-                self.drop()
-        passed = [i for i, p in enumerate(phase1) if p.verdict is None]
-        verdicts: list[Verdict | None] = [p.verdict for p in phase1]
-        for i, v in zip(passed, self._audit([tasks[i] for i in passed], [phase1[i].seconds for i in passed])):
+        """Verdicts for a prefix of ``tasks``, in order (all of them unless the worker had to be killed).
+
+        The caller puts the rest back in the queue, where any worker may take them.
+        """
+        try:
+            worker = self.ensure()
+        except CoqInfraError as err:
+            return [Verdict(Status.ERROR, f"error: {err}")] * len(tasks)
+        done, healthy = worker.check(tasks[:max(1, self.pool.recycle_after - worker.uses)], self.pool.timeout_s)
+        if not healthy:
+            self.drop()
+        verdicts: list[Verdict | None] = [p.verdict for p in done]
+        passed = [i for i, v in enumerate(verdicts) if v is None]
+        for i, v in zip(passed, self._audit([tasks[i] for i in passed], [done[i].seconds for i in passed])):
             verdicts[i] = v
         return verdicts  # type: ignore[return-value]  (every slot is filled by now)
 
@@ -121,7 +117,9 @@ class _Slot:
         took = seconds[0] + share
         if out is None:
             return [Verdict(Status.REJECTED, "rejected: the axiom check did not complete", seconds=took)]
-        return [Verdict(Status.REJECTED, axioms_reason(out), tuple(out), took)]
+        # The replay ran under a fresh internal name: say the task's own name instead.
+        reason = axioms_reason([re.sub(r"ratchet__pa_[0-9a-f]+(?:_0)?", tasks[0].name, ln) for ln in out])
+        return [Verdict(Status.REJECTED, reason, tuple(out), took)]
 
     def _audit_once(self, tasks: list[ProofTask], budget: float) -> list[str] | None:
         try:
@@ -174,23 +172,37 @@ class CoqVerifier:
         pending = deque(i for i, v in enumerate(verdicts) if v is None)
         if progress and len(pending) < len(tasks):
             progress(len(tasks) - len(pending))
-        lock = threading.Lock()
+        cond = threading.Condition()
+        in_flight = 0  # chunks being checked: a worker that is killed puts the rest of its chunk back
         failures: list[BaseException] = []
 
         def take() -> list[int]:
-            with lock:
+            """The next chunk; waits while others are busy and might put work back; [] when all is done."""
+            nonlocal in_flight
+            with cond:
+                while not pending and in_flight:
+                    cond.wait()
                 share = -(-len(pending) // self.workers)  # split the tail evenly between workers
-                size = min(self.chunk_size, max(1, share))
-                return [pending.popleft() for _ in range(min(size, len(pending)))]
+                chunk = [pending.popleft() for _ in range(min(self.chunk_size, share, len(pending)))]
+                in_flight += bool(chunk)
+                return chunk
 
         def serve(slot: _Slot) -> None:
+            nonlocal in_flight
             try:
                 while chunk := take():
-                    for i, v in zip(chunk, slot.run([tasks[i] for i in chunk])):
-                        verdicts[i] = v
-                    if progress:
-                        with lock:
-                            progress(len(chunk))
+                    got: list[Verdict] = []
+                    try:
+                        got = slot.run([tasks[i] for i in chunk])
+                    finally:
+                        with cond:
+                            for i, v in zip(chunk, got):
+                                verdicts[i] = v
+                            pending.extendleft(reversed(chunk[len(got):]))  # after a kill: back to the queue
+                            in_flight -= 1
+                            cond.notify_all()
+                            if progress:
+                                progress(len(got))
             except BaseException as err:  # re-raised in the caller's thread below
                 failures.append(err)
 

@@ -101,18 +101,21 @@ def all_errors(lines: list[str]) -> tuple[str, ...]:
 
 
 def axioms_reason(lines: list[str]) -> str:
-    """One line naming what ``Print Assumptions`` listed, e.g. ``axioms: depends on classic``."""
-    names = []
+    """One line saying what ``Print Assumptions`` listed, e.g. ``axioms: depends on classic``."""
+    names, notes = [], []
     for line in lines:
-        if not line or line[0].isspace() or line.endswith(":"):
-            continue  # type continuation lines and headings such as "Axioms:"
-        head = line.split(" : ", 1)[0].strip()
-        if head and " " not in head:
-            names.append(head)
+        if not line.strip() or line[0].isspace() or line.rstrip().endswith(":") or line.startswith("Error"):
+            continue  # blank lines, type continuation lines, headings such as "Axioms:", errors
+        if " : " in line:
+            names.append(line.split(" : ", 1)[0].strip())
+        else:
+            notes.append(line.strip().rstrip("."))  # e.g. "f is assumed to be guarded."
+    names, notes = list(dict.fromkeys(names)), list(dict.fromkeys(notes))
+    parts = ([f"depends on {', '.join(names)}"] if names else []) + notes
+    if parts:
+        return "axioms: " + "; ".join(parts)
     err = first_error(lines)
-    if err and not names:
-        return f"axioms: could not print assumptions ({err})"
-    return "axioms: depends on " + (", ".join(names) if names else "an assumption: " + " ".join(lines)[:200])
+    return f"axioms: the assumptions could not be printed ({err or 'no answer'})"
 
 
 def closed(lines: list[str]) -> bool:

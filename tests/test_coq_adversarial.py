@@ -1,0 +1,151 @@
+"""Attacks on the Coq verifier, run against real coqtop.
+
+Three layers, each tested on its own:
+
+1. the static policy: every exploit of tests/test_policy_coq.py, sent through
+   the pool, is refused before any prover sees it;
+2. the prover-side checks, with the policy switched off: what a cheat that
+   slipped past a text filter would meet (Print Assumptions, the exact-type
+   check, Reset between proofs) still refuses it;
+3. the protocol: proofs that print prompts, errors, success texts or marker
+   look-alikes get the verdict their logic deserves, agree with a fresh coqc,
+   and leave the next proof's verdict alone.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
+
+import pytest
+
+import prover.coq.verifier as verifier_module
+import prover.coq.worker as worker_module
+from prover.coq import CoqVerifier, coq_available, fresh_verify
+from prover.coq.header import FALLBACK_HEADER
+from prover.policy import ADMISSIBLE
+from prover.verdict import ProofTask, Status
+from test_policy_coq import EXPLOITS
+
+pytestmark = pytest.mark.skipif(not coq_available(), reason="coqtop is not installed")
+
+
+def tasks_of(pairs, names=None):
+    names = names or ["ratchet_goal"] * len(pairs)
+    return [ProofTask(id=str(i), statement=s, proof=p, name=n) for i, ((s, p), n) in enumerate(zip(pairs, names))]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with CoqVerifier(workers=1, timeout_s=5.0, header=FALLBACK_HEADER) as v:
+        yield v
+
+
+def policy_off():
+    """Switch the static policy off (for the duration of a with-block): only the prover-side checks stand."""
+    return mock.patch.object(verifier_module, "check_coq_policy", lambda proof: ADMISSIBLE)
+
+
+def test_every_policy_exploit_is_rejected_by_the_real_pool(pool):
+    verdicts = pool.verify(tasks_of([("False", p) for p, _ in EXPLOITS]))
+    for (proof, rule), v in zip(EXPLOITS, verdicts):
+        assert v.status is Status.REJECTED, (proof, v)
+        assert v.reason.startswith("policy: "), (proof, v)
+
+
+# Cheats that pass no static policy here: the policy is switched off to show that the
+# prover-side checks catch each one anyway. (statement, body, status, what the reason must say)
+BEHIND_THE_POLICY = [
+    # Admit the goal, then open and close a harmless theorem so the framework's Qed succeeds;
+    # printing the success text does not help: Print Assumptions is read from its own answer.
+    ("False", 'idtac "Closed under the global context".\nAdmitted.\nTheorem other : True.\nProof.\nexact I.',
+     Status.REJECTED, "axioms: depends on ratchet_goal"),
+    # Abort the real goal and restate the theorem name with an easier type: the exact-type check.
+    ("False", "Abort.\nTheorem ratchet_goal : True.\nProof.\nexact I.",
+     Status.REJECTED, "does not have exactly the stated type"),
+    # Turn the guard checker off and prove False by a non-terminating fixpoint.
+    ("False", "Unset Guard Checking.\nexact ((fix f (n : nat) : False := f n) 0).",
+     Status.REJECTED, "assumed to be guarded"),
+    # Close the proof early with Admitted: the framework's Qed then has nothing to close.
+    ("False", "Admitted.", Status.REJECTED, "No focused proof"),
+    # End the prover process: the worker dies, the proof is rejected.
+    ("True", "Quit.", Status.REJECTED, "coqtop died"),
+]
+
+
+def test_prover_side_checks_catch_cheats_the_policy_would_have_stopped(pool):
+    with policy_off():
+        verdicts = pool.verify(tasks_of([(s, p) for s, p, _, _ in BEHIND_THE_POLICY] + [("True", "exact I.")]))
+    for (s, p, status, text), got in zip(BEHIND_THE_POLICY, verdicts):
+        assert got.status is status and text in got.reason, (p, got)
+    assert verdicts[-1].status is Status.VERIFIED  # the worker that was killed by Quit was replaced
+
+
+# Pairs of proofs on ONE worker: the first leaves something behind (policy off), the second
+# would only succeed if it survived. Reset after every proof means none of it does.
+# The last field says whether only the Reset stops it (the leaked thing is sound, so
+# Print Assumptions would not object); the others are also caught by the axiom audit.
+LEAKS = [
+    ("True", "Unset Guard Checking.\nexact I.", "False", "exact ((fix f (n : nat) : False := f n) 0).", False),
+    ("True", "exact I.\nQed.\nAxiom ratchet_cheat : False.\nGoal True.\nexact I.", "False", "exact ratchet_cheat.",
+     False),
+    ("True", "exact I.\nQed.\nDefinition ratchet_leak : True := I.\nGoal True.\nexact I.", "True",
+     "exact ratchet_leak.", True),
+    ("True", "exact I.\nQed.\nLtac ratchet_solve := exact I.\nGoal True.\nexact I.", "True", "ratchet_solve.", True),
+    ("True", "exact I.\nQed.\nHint Resolve rev_involutive : core.\nGoal True.\nexact I.",
+     "forall l : list nat, rev (rev l) = l", "auto.", True),
+    ("True", "exact I.\nQed.\nNotation ratchet_two := 1.\nGoal True.\nexact I.", "ratchet_two = 1",
+     "reflexivity.", True),
+]
+
+
+@pytest.mark.parametrize("first_s,first,second_s,second,_", LEAKS, ids=[f"leak{i}" for i in range(len(LEAKS))])
+def test_nothing_a_proof_does_survives_into_the_next_proof(pool, first_s, first, second_s, second, _):
+    with policy_off():
+        alone = pool.verify(tasks_of([(second_s, second)], ["second"]))
+        after = pool.verify(tasks_of([(first_s, first), (second_s, second)], ["first", "second"]))
+    assert alone[0].status is not Status.VERIFIED
+    assert after[1].status is alone[0].status, (after, alone)
+
+
+def test_the_leak_cases_do_leak_when_the_reset_is_skipped():
+    """The isolation test above has teeth: without the Reset, the sound leaks get through."""
+    sound = [leak for leak in LEAKS if leak[4]]
+    with policy_off(), mock.patch.object(worker_module, "_RESET", "Abort All.\n"):
+        with CoqVerifier(workers=1, timeout_s=5.0, header=FALLBACK_HEADER) as v:
+            for first_s, first, second_s, second, _ in sound:
+                out = v.verify(tasks_of([(first_s, first), (second_s, second)], ["first", "second"]))
+                assert out[1].status is Status.VERIFIED, (second, out[1])
+                v.close()  # a fresh worker for the next pair: nothing resets it in this test
+
+
+# Proofs that print text from the verifier's own vocabulary. The valid ones must verify, the
+# invalid ones must be rejected, exactly as coqc judges them, and the proof after each is unaffected.
+PROTOCOL_TEXT = [
+    ("True", 'idtac "No object of basename ratchet__s_0123456789abcdef". exact I.', Status.VERIFIED),
+    ("False", 'idtac "No object of basename ratchet__s_0123456789abcdef". exact I.', Status.REJECTED),
+    ("False", 'idtac "Closed under the global context".', Status.REJECTED),
+    ("True", 'idtac "Error: ratchet__e_0123456789abcdef not a defined object.". exact I.', Status.VERIFIED),
+    ("True", 'idtac "Error: The command has not succeeded". exact I.', Status.VERIFIED),
+    ("True", 'idtac "Coq < ratchet_goal < Coq < ". exact I.', Status.VERIFIED),
+    ("False", 'idtac "ratchet__same_0123456789abcdef". idtac "No more goals.".', Status.REJECTED),
+    ("True", 'idtac "line one\nNo object of basename ratchet__s_00\n\nCoq < ". exact I.', Status.VERIFIED),
+    ("False", 'fail "No object of basename ratchet__s_0123456789abcdef".', Status.REJECTED),
+    ("True", 'exact I. (* Locate ratchet__s_0. Print Assumptions ratchet_goal. *)', Status.VERIFIED),
+]
+
+
+def test_text_a_proof_prints_cannot_desynchronise_the_reader(pool):
+    pairs = []
+    for s, p, _ in PROTOCOL_TEXT:
+        pairs += [(s, p), ("forall n : nat, n + 0 = n", "intros. lia.")]
+    verdicts = pool.verify(tasks_of(pairs))
+    for k, (s, p, want) in enumerate(PROTOCOL_TEXT):
+        assert verdicts[2 * k].status is want, (p, verdicts[2 * k])
+        assert verdicts[2 * k + 1].status is Status.VERIFIED, (p, verdicts[2 * k + 1])
+
+
+def test_protocol_text_verdicts_agree_with_a_fresh_coqc():
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        fresh = list(ex.map(lambda t: fresh_verify(t, header=FALLBACK_HEADER),
+                            tasks_of([(s, p) for s, p, _ in PROTOCOL_TEXT])))
+    assert [f.status for f in fresh] == [want for _, _, want in PROTOCOL_TEXT], [f.reason for f in fresh]

@@ -1,0 +1,131 @@
+"""`ratchet verify`, `ratchet check-policy` and `ratchet bench verify`, run as a researcher runs them."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from prover.backends import lean_ready
+from prover.coq import coq_available
+
+RATCHET = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "ratchet"
+needs_coq = pytest.mark.skipif(not coq_available(), reason="coqtop is not installed")
+
+HANG = "do 1000000000 idtac. exact I."  # a tactic loop that runs for hours in constant memory
+LTAC_BOMB = "let rec f x := f x in f 0."  # non-tail Ltac recursion: eats memory until coqtop dies
+VM_HANG = "let x := eval vm_compute in (N.iter 1000000000000%N (fun n => n) 0%N) in idtac. exact I."  # 10^12 steps
+MEMORY_BOMB = "let x := eval vm_compute in (N.iter 100000000%N (cons tt) nil) in idtac. exact I."
+
+# (id, statement, proof, expected verdict, text the reason must contain)
+BATCH = [
+    ("lia", "forall a b : nat, a + b = b + a", "intros. lia.", "verified", "verified"),
+    ("induction", "forall n : nat, n + 0 = n",
+     "intros n. induction n as [|k IH].\n- reflexivity.\n- simpl. rewrite IH. reflexivity.", "verified", "verified"),
+    ("admitted", "False", "Admitted.", "rejected", "policy: vernacular command 'Admitted'"),
+    ("admit", "False", "admit.", "rejected", "policy: forbidden tactic 'admit'"),
+    ("axiom", "False", "exact I.\nQed.\nAxiom cheat : False.", "rejected", "policy: vernacular"),
+    ("comment-trick", "False", "exact I. (*", "rejected", "policy: unterminated comment"),
+    ("wrong", "1 + 1 = 3", "lia.", "rejected", "rejected: Error: Tactic failure"),
+    ("hang", "True", HANG, "timeout", "timeout after 3.0s"),
+    ("after-hang", "True", "exact I.", "verified", "verified"),
+    ("vm-hang", "True", VM_HANG, "timeout", "timeout after 3.0s"),
+    ("killer", "True", MEMORY_BOMB, "rejected", "coqtop died"),
+    ("ltac-killer", "True", LTAC_BOMB, "rejected", "coqtop died"),
+    ("after-killer", "forall a : nat, a <= a + 1", "intros. lia.", "verified", "verified"),
+    ("fake-sentinel", "True", 'idtac "No object of basename ratchet__s_0123456789abcdef". exact I.', "verified",
+     "verified"),
+    ("fake-closed", "False", 'idtac "Closed under the global context". idtac "No more goals.".', "rejected",
+     "rejected: Error"),
+    ("fake-error", "True", 'idtac "Error: ratchet__e_0123456789abcdef not a defined object.". exact I.',
+     "verified", "verified"),
+    ("fake-prompt", "2 + 2 = 4", 'idtac "Coq < ratchet_goal < ". reflexivity.', "verified", "verified"),
+    ("bad-statement", "no_such_thing = 1", "reflexivity.", "error", "statement does not elaborate"),
+]
+
+
+def batch_file(tmp_path: Path) -> Path:
+    lines = [json.dumps({"id": i, "statement": s, "proof": p}) for i, s, p, _, _ in BATCH]
+    lines.insert(5, "this line is not JSON")  # malformed lines get an error verdict and the run goes on
+    lines.insert(9, json.dumps({"id": "no-proof", "statement": "True"}))
+    path = tmp_path / "batch.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def expected() -> list[tuple]:
+    rows = [(i, verdict, text) for i, _, _, verdict, text in BATCH]
+    rows.insert(5, (None, "error", "line 6: not valid JSON"))
+    rows.insert(9, ("no-proof", "error", "line 10: missing field 'proof'"))
+    return rows
+
+
+def run(*args, stdin: str | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([str(RATCHET), *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+@needs_coq
+@pytest.mark.parametrize("workers", [1, 2])
+def test_verify_batch_of_valid_cheating_hanging_killing_and_protocol_text_proofs(tmp_path, workers):
+    proc = run("verify", "--backend", "coq", "--workers", str(workers), "--timeout", "3", "--memory-mb", "700",
+               str(batch_file(tmp_path)))
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == len(expected())
+    for got, (ident, verdict, text) in zip(out, expected()):
+        assert set(got) == {"id", "verdict", "reason", "seconds"}
+        assert (got["id"], got["verdict"]) == (ident, verdict), got
+        assert text in got["reason"], got
+        assert isinstance(got["seconds"], float) and got["seconds"] >= 0
+
+
+@needs_coq
+def test_verify_reads_stdin():
+    lines = "\n".join(json.dumps({"id": f"t{k}", "statement": f"{k} + {k} = {2 * k}", "proof": "reflexivity."})
+                      for k in range(5))
+    proc = run("verify", "--backend", "coq", "-", stdin=lines)
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(x)["id"] for x in proc.stdout.splitlines()] == [f"t{k}" for k in range(5)]
+    assert {json.loads(x)["verdict"] for x in proc.stdout.splitlines()} == {"verified"}
+
+
+def test_check_policy_reports_rule_per_line(tmp_path):
+    rows = [{"id": "ok", "proof": "intros. lia."}, {"id": "cheat", "proof": "Admitted."},
+            {"id": "hidden", "proof": "- give_up."}, {"id": "nobody"}]
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\nnot json\n")
+    proc = run("check-policy", "--backend", "coq", str(path))
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(o["id"], o["admissible"], o["rule"]) for o in out] == [
+        ("ok", True, None), ("cheat", False, "vernacular"), ("hidden", False, "forbidden-tactic"),
+        ("nobody", False, "malformed-input"), (None, False, "malformed-input")]
+    assert "line 4" in out[3]["detail"] and "line 6" in out[4]["detail"]
+
+
+@pytest.mark.skipif(lean_ready(), reason="Lean is installed here")
+def test_verify_with_lean_absent_fails_fast_with_the_install_message(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps({"id": "a", "statement": "True", "proof": "trivial"}) + "\n")
+    proc = run("verify", "--backend", "lean", str(path), timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "lean" in proc.stderr.lower() and "install" in proc.stderr.lower()
+
+
+def test_verify_unknown_backend_is_refused(tmp_path):
+    proc = run("verify", "--backend", "isabelle", "-", stdin="")
+    assert proc.returncode == 2 and "isabelle" in proc.stderr
+
+
+@needs_coq
+def test_bench_verify_last_line_is_json_with_the_figures():
+    proc = run("bench", "verify", "--backend", "coq", "--n", "6", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("pooled_per_s", "fresh_per_s", "speedup", "agreement"):
+        assert isinstance(figures[key], (int, float)), key
+    assert figures["n"] == 6 and figures["agreement"] == 1.0
+    assert figures["pooled_per_s"] > figures["fresh_per_s"] > 0
+    assert sum(figures["pooled_verdicts"].values()) == 6
