@@ -1,6 +1,7 @@
 """LoRA fine-tuning on admitted proofs: it learns, saves atomically, continues, and loads merged."""
 from __future__ import annotations
 
+import prover  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
 import json
 
 import pytest

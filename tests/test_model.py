@@ -1,6 +1,7 @@
 """Prompt format, tokenizer, the cached bootstrap of the tiny base prover, devices and dtypes."""
 from __future__ import annotations
 
+import prover  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
 import json
 import math
 

@@ -1,6 +1,7 @@
 """Sampling proofs, policy entropy and sequence log-probabilities on the tiny base prover."""
 from __future__ import annotations
 
+import prover  # noqa: F401  (first: it sets OMP_WAIT_POLICY before torch loads OpenMP)
 import math
 
 import pytest
@@ -122,3 +123,61 @@ def test_sequence_logprob_matches_hand_computation(policy, prompts):
     greedy = sample(policy, prompts[:1], greedy=True, n=1)[0][0].text
     best, garbled = sequence_logprob(model, tok, [prompts[0]] * 2, [greedy, greedy[::-1]])
     assert best > garbled
+
+
+@pytest.mark.slow
+def test_throughput_at_default_sizes(tmp_path):
+    """Speed at the default sizes on the default theorem pools; prints the figures.
+
+    pytest tests/test_sampling.py -m slow -s
+    """
+    import time
+
+    from loop.config import LoraConfig, RunConfig
+    from prover.lora import train_lora
+    from prover.model import bootstrap_base_model
+    from prover.theorems import generate_theorems, split_pools
+
+    cfg = RunConfig()
+    theorems = {t.id: t for t in generate_theorems(cfg.theorems.families, cfg.theorems.per_family,
+                                                   cfg.theorems.generator_seed)}
+    pools = split_pools(list(theorems.values()), cfg.theorems.warmstart_fraction, cfg.theorems.heldout_fraction)
+    ids = {name: [t.id if hasattr(t, "id") else t for t in pool] for name, pool in pools.items()}
+    # The corpus and warm-start pairs as loop.run builds them (both languages).
+    corpus = [theorems[t].statement(lang) for pool in ids.values() for t in pool for lang in ("coq", "lean")]
+    warm = []
+    for t in ids["warmstart"]:
+        for lang in ("coq", "lean"):
+            proofs = theorems[t].reference_proofs(lang)[:1]
+            corpus.extend(proofs)
+            warm.extend((theorems[t].statement(lang), p) for p in proofs)
+    t0 = time.time()
+    base = bootstrap_base_model(cfg.model.bootstrap, corpus, warm, tmp_path / "cache", seed=0, progress=False)
+    boot_s = time.time() - t0
+    model, tok = load_policy(base, None, "cpu", "auto")
+    prompts = [format_prompt(theorems[t].statement("coq")) for t in ids["train"]]
+    s = cfg.sampling
+    t0 = time.time()
+    out = sample_proofs(model, tok, prompts, s.k, temperature=s.temperature, max_new_tokens=s.max_new_tokens,
+                        batch_size=s.batch_size, seed=0, progress=False)
+    sample_s = time.time() - t0
+    total = len(prompts) * s.k
+    mean_tokens = sum(x.tokens for r in out for x in r) / total
+    untrained = build_tiny_llama(cfg.model.bootstrap, tok, seed=0).eval()  # never stops: every row runs 64 steps
+    t0 = time.time()
+    sample_proofs(untrained, tok, prompts[:16], 8, temperature=1.0, max_new_tokens=64, batch_size=128, seed=0,
+                  progress=False)
+    worst_s = time.time() - t0
+    examples = [(theorems[t].statement("coq"), p) for t in ids["train"] for p in theorems[t].reference_proofs("coq")]
+    lora = train_lora(base, examples, LoraConfig(), tmp_path / "adapter", seed=0, device="cpu", progress=False)
+    t0 = time.time()
+    load_policy(base, tmp_path / "adapter", "cpu", "auto")
+    load_s = time.time() - t0
+    print(f"\nbootstrap: {cfg.model.bootstrap.steps} steps in {boot_s:.1f}s "
+          f"({cfg.model.bootstrap.steps / boot_s:.2f} steps/s incl. tokenizer), {len(warm)} pairs")
+    print(f"sampling: {total} proofs in {sample_s:.1f}s = {total / sample_s:.0f} seq/s "
+          f"(mean {mean_tokens:.1f} tokens incl. EOS, batch {s.batch_size}, max_new_tokens {s.max_new_tokens})")
+    print(f"sampling, a model that never stops (64 tokens each): {128 / worst_s:.0f} seq/s")
+    print(f"LoRA: {lora['steps']} steps on {lora['examples']} examples in {lora['seconds']:.1f}s "
+          f"= {lora['steps'] / lora['seconds']:.2f} steps/s; load+merge {load_s:.2f}s")
+    assert total / sample_s > 20 and lora["loss_last"] < lora["loss_first"]
