@@ -144,8 +144,9 @@ class Interactive:
 
         threading.Thread(target=write, name=f"coq-writer-{self.proc.pid}", daemon=True).start()
 
-    def read_until(self, stream: str, sentinel: str, deadline: float) -> list[str]:
-        """Lines of ``stream`` ("out" or "err"), prompts stripped, before the line equal to ``sentinel``.
+    def read_until(self, stream: str, sentinel: str, deadline: float, contains: bool = False) -> list[str]:
+        """Lines of ``stream`` ("out" or "err"), prompts stripped, before the line equal to ``sentinel``
+        (or, with ``contains``, the first line containing it).
 
         The sentinel line is consumed. Raises ProcessTimeout at the deadline,
         ProcessDied when the stream ends first, OutputLimit on a flood.
@@ -158,7 +159,7 @@ class Interactive:
                 raw = bytes(s.buffer[:nl])
                 del s.buffer[:nl + 1]
                 line = strip_prompts(raw.decode("utf-8", "replace").rstrip("\r"))
-                if line == sentinel:
+                if line == sentinel or (contains and sentinel in line):
                     return lines
                 lines.append(line)
                 size += len(raw) + 1

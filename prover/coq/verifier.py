@@ -172,6 +172,9 @@ class CoqVerifier:
         pending = deque(i for i, v in enumerate(verdicts) if v is None)
         if progress and len(pending) < len(tasks):
             progress(len(tasks) - len(pending))
+        # One chunk per worker when the batch is small, chunk_size when it is large: each chunk pays
+        # one Print Assumptions, so fewer, larger chunks are cheaper; equal ones keep workers busy alike.
+        size = min(self.chunk_size, max(1, -(-len(pending) // self.workers)))
         cond = threading.Condition()
         in_flight = 0  # chunks being checked: a worker that is killed puts the rest of its chunk back
         failures: list[BaseException] = []
@@ -182,8 +185,7 @@ class CoqVerifier:
             with cond:
                 while not pending and in_flight:
                     cond.wait()
-                share = -(-len(pending) // self.workers)  # split the tail evenly between workers
-                chunk = [pending.popleft() for _ in range(min(self.chunk_size, share, len(pending)))]
+                chunk = [pending.popleft() for _ in range(min(size, len(pending)))]
                 in_flight += bool(chunk)
                 return chunk
 

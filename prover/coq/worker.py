@@ -11,22 +11,26 @@ A proof can print anything, so nothing it prints may look like the verifier's
 own markers. Every part of a request therefore ends with a mark on each
 stream, named by a nonce of 64 random bits drawn after the proof was written:
 
-    Locate ratchet__s_<nonce>.   stdout: "No object of basename ratchet__s_<nonce>"
-    Print ratchet__e_<nonce>.    stderr: "Error: ratchet__e_<nonce> not a defined object."
+    Locate ratchet__s_<nonce>.   stdout: No object of basename ratchet__s_<nonce>
+    Set Ratchet_<nonce>.         stderr: Warning: There is no flag or option with this
+                                         name: "Ratchet_<nonce>".
 
 Neither answer occurs in the request text (which says ``Locate ...`` and
-``Print ...``), so neither an echo of the input in an error message nor a
-proof's output can forge it, and what each stream says between two marks
-belongs to the commands between them.
+``Set Ratchet_...`` without quotes), so neither an echo of the input in an
+error message nor a proof's output can forge it, and what each stream says
+between two marks belongs to the commands between them. The stderr mark is a
+warning, not an error, on purpose: every error makes coqtop's document grow a
+branch that Reset does not remove, and each later command gets slower.
 
 What one proof costs
 --------------------
 All of a chunk's proofs go to coqtop in a single write and are read back in
 order: one round trip per chunk, not per sentence. For each proof (phase 1):
 
-    Theorem <name> : <statement>.            -> any error: the statement is bad (infra error)
-    Proof. <body> Qed.                       -> any error: rejected, with Coq's message
-    Goal <statement>. <type of name == goal> -> the theorem has exactly the stated type
+    Goal <statement>. idtac "<token>". Abort.  -> no token: the statement is bad (infra error)
+    Theorem <name> : <statement>.
+    Proof. <body> Qed.                       -> any error on stderr: rejected, with Coq's message
+    Goal <statement>. <type of name == goal> -> token again: the theorem has exactly the stated type
     Reset ratchet__marker.                   -> the environment is as the header left it
 
 ``Print Assumptions`` is the expensive check (about 0.3 s for a proof that uses
@@ -34,8 +38,8 @@ order: one round trip per chunk, not per sentence. For each proof (phase 1):
 cache between calls). Phase 2 therefore replays a chunk's accepted proofs
 under fresh names, binds them in one tuple and prints the assumptions of that
 tuple once; a shared dependency is walked once for the whole chunk. Only if
-the tuple is not closed (which the static policy makes rare) is each proof
-replayed and printed on its own, so the reason names the proof's own axioms.
+the tuple is not closed (which the static policy makes rare) are the proofs
+audited in smaller groups, down to one, so the reason names a proof's own axioms.
 Each phase ends with a Reset, so every proof in phase 1 runs in exactly the
 environment the header made.
 """
@@ -65,13 +69,14 @@ def _nonce() -> str:
 
 def _mark(nonce: str) -> str:
     """The commands that end a part of a request: one answer on stdout, one on stderr."""
-    return f"Locate ratchet__s_{nonce}.\nPrint ratchet__e_{nonce}.\n"
+    return f"Locate ratchet__s_{nonce}.\nSet Ratchet_{nonce}.\n"
 
 
 def _read_part(process: Interactive, nonce: str, deadline: float) -> tuple[list[str], list[str]]:
     """(stdout lines, stderr lines) of one part of a request, up to its marks."""
     out = process.read_until("out", f"No object of basename ratchet__s_{nonce}", deadline)
-    err = process.read_until("err", f"Error: ratchet__e_{nonce} not a defined object.", deadline)
+    # The warning may be wrapped over two lines; the quoted name itself is never split.
+    err = process.read_until("err", f'"Ratchet_{nonce}".', deadline, contains=True)
     return out, err
 
 
@@ -140,7 +145,9 @@ class CoqWorker:
         self.process = Interactive([path, *COQ_FLAGS], memory_mb, max_output_bytes)
         n = _nonce()
         # Silent: coqtop would otherwise print every goal after every tactic, which costs time and output.
-        self.process.send(f"{header}\nSet Silent.\nDefinition {MARKER} := tt.\n{_mark(n)}")
+        # The unknown-option warning is the stderr mark: make sure the header did not silence it.
+        self.process.send(f'{header}\nSet Warnings "unknown-option".\nSet Silent.\n'
+                          f"Definition {MARKER} := tt.\n{_mark(n)}")
         try:
             _, lines = _read_part(self.process, n, time.monotonic() + startup_timeout_s)
         except ProcessTimeout:
@@ -176,11 +183,11 @@ class CoqWorker:
             n = [_nonce() for _ in range(4)]
             plans.append(n)
             text.append(
-                f"Theorem {t.name} : {t.statement}.\n{_mark(n[0])}"
-                f"Proof.\n{t.proof}\nQed.\n{_mark(n[1])}"
+                f'Goal {t.statement}.\nidtac "ratchet__statement_{n[0]}".\nAbort.\n'
+                f"Theorem {t.name} : {t.statement}.\nProof.\n{t.proof}\nQed.\n{_mark(n[1])}"
                 f"Abort All.\nGoal {t.statement}.\n"
                 f"let t := type of {t.name} in match goal with |- ?s => constr_eq t s end; "
-                f"idtac \"ratchet__same_{n[2]}\".\nAbort.\n{_mark(n[2])}"
+                f'idtac "ratchet__same_{n[0]}".\nAbort.\n{_mark(n[2])}'
                 f"{_RESET}{_mark(n[3])}")
         self.process.send("".join(text))
         results: list[Phase1] = []
@@ -188,8 +195,7 @@ class CoqWorker:
         for t, n in zip(tasks, plans):
             deadline = start + timeout_s
             try:
-                _, statement_err = _read_part(self.process, n[0], deadline)
-                _, proof_err = _read_part(self.process, n[1], deadline)  # what the proof printed is ignored
+                proof_out, proof_err = _read_part(self.process, n[1], deadline)
                 same_out, same_err = _read_part(self.process, n[2], deadline)
                 _, reset_err = _read_part(self.process, n[3], deadline)
             except ProcessTimeout:
@@ -201,16 +207,16 @@ class CoqWorker:
                 results.append(Phase1(Verdict(Status.REJECTED, f"rejected: coqtop died ({tail or 'no output'})",
                                               seconds=time.monotonic() - start), time.monotonic() - start))
                 return results, False
-            except OutputLimit as err:
-                results.append(Phase1(Verdict(Status.REJECTED, f"rejected: output limit ({err})",
+            except OutputLimit as exc:
+                results.append(Phase1(Verdict(Status.REJECTED, f"rejected: output limit ({exc})",
                                               seconds=time.monotonic() - start), time.monotonic() - start))
                 return results, False
             now = time.monotonic()
             seconds = now - start
             start = now
             self.uses += 1
-            results.append(Phase1(self._judge_phase1(t, n, statement_err, proof_err, same_out, same_err,
-                                                     seconds), seconds))
+            results.append(Phase1(self._judge_phase1(t, n[0], proof_out, proof_err, same_out, same_err, seconds),
+                                  seconds))
             if first_error(reset_err):
                 # Nothing a tactic proof does should stop a Reset; if it did, do not trust this worker.
                 results[-1] = Phase1(Verdict(Status.REJECTED, "rejected: the worker's state could not be "
@@ -219,22 +225,26 @@ class CoqWorker:
         return results, True
 
     @staticmethod
-    def _judge_phase1(task: ProofTask, n: list[str], statement_err: list[str], proof_err: list[str],
+    def _judge_phase1(task: ProofTask, token: str, proof_out: list[str], proof_err: list[str],
                       same_out: list[str], same_err: list[str], seconds: float) -> Verdict | None:
-        err = first_error(statement_err)
-        if err:
-            return Verdict(Status.ERROR, f"error: the statement does not elaborate: {err}",
-                           all_errors(statement_err), seconds)
-        # Any error on stderr while the body ran fails the proof, as coqc would stop at it
+        """The verdict from phase 1's output, or None when the proof passed (the axiom audit decides).
+
+        stdout may hold anything the proof printed; only the nonce tokens are
+        read from it. stderr holds Coq's errors, which a proof cannot forge.
+        """
+        if f"ratchet__statement_{token}" not in {ln.strip() for ln in proof_out}:
+            return Verdict(Status.ERROR, f"error: the statement does not elaborate: {first_error(proof_err)}",
+                           all_errors(proof_err), seconds)
+        # Any error while the body ran fails the proof, as coqc would stop at it
         # (coqtop goes on after an error, so a later tactic could otherwise paper over it).
-        err = first_error(proof_err)
-        if err:
-            return Verdict(Status.REJECTED, f"rejected: {err}", all_errors(proof_err), seconds)
-        if f"ratchet__same_{n[2]}" not in [ln.strip() for ln in same_out] or first_error(same_err):
-            err = first_error(same_err)
+        reason = first_error(proof_err)
+        if reason:
+            return Verdict(Status.REJECTED, f"rejected: {reason}", all_errors(proof_err), seconds)
+        if f"ratchet__same_{token}" not in {ln.strip() for ln in same_out} or first_error(same_err):
+            why = first_error(same_err)
             return Verdict(Status.REJECTED, f"rejected: {task.name} does not have exactly the stated type"
-                           + (f" ({err})" if err else ""), all_errors(same_err), seconds)
-        return None  # passed; the axiom audit decides
+                           + (f" ({why})" if why else ""), all_errors(same_err), seconds)
+        return None
 
     # -- phase 2: print the assumptions of the accepted proofs ---------------------------------
 
