@@ -59,9 +59,16 @@ BEHIND_THE_POLICY = [
     # printing the success text does not help: Print Assumptions is read from its own answer.
     ("False", 'idtac "Closed under the global context".\nAdmitted.\nTheorem other : True.\nProof.\nexact I.',
      Status.REJECTED, "axioms: depends on ratchet_goal"),
-    # Abort the real goal and restate the theorem name with an easier type: the exact-type check.
+    # Abort the real goal and restate the theorem name with an easier type: the statement check.
     ("False", "Abort.\nTheorem ratchet_goal : True.\nProof.\nexact I.",
-     Status.REJECTED, "does not have exactly the stated type"),
+     Status.REJECTED, "does not prove the stated statement"),
+    # The same, after shadowing the tactic a type check might use: the check is a Definition
+    # against the statement bound before the proof ran, not a tactic.
+    ("False", "Abort.\nLtac constr_eq x y := idtac.\nTheorem ratchet_goal : True.\nProof.\nexact I.",
+     Status.REJECTED, "does not prove the stated statement"),
+    # Redefine a name the statement uses, so that re-reading the statement would mean something easy.
+    ("False", "Abort.\nDefinition False := True.\nTheorem ratchet_goal : False.\nProof.\nexact I.",
+     Status.REJECTED, "does not prove the stated statement"),
     # Turn the guard checker off and prove False by a non-terminating fixpoint.
     ("False", "Unset Guard Checking.\nexact ((fix f (n : nat) : False := f n) 0).",
      Status.REJECTED, "assumed to be guarded"),

@@ -2,9 +2,9 @@
 
 This is what a naive pipeline does (write a file, run the compiler), with the
 same admission rule as the pool: the static policy first, then the theorem
-must compile, ``Print Assumptions`` must say it is closed (read between two
-nonce sentinels, as in the pool) and the theorem must have exactly the stated
-type. ``ratchet bench verify`` times the pool against it and checks that both
+must compile, must prove the statement as elaborated before the proof ran,
+and ``Print Assumptions`` must say it is closed (read between two nonce
+sentinels, as in the pool). ``ratchet bench verify`` times the pool against it and checks that both
 give the same verdicts; tests use it as an independent second opinion.
 """
 from __future__ import annotations
@@ -35,12 +35,12 @@ def fresh_verify(task: ProofTask, header: str | None = None, timeout_s: float = 
     header = default_header() if header is None else header
     a, b, c = (secrets.token_hex(8) for _ in range(3))
     head = header.rstrip("\n") + "\n"
-    theorem_line = head.count("\n") + 1
-    body = (f"Theorem {task.name} : {task.statement}.\nProof.\n{task.proof}\nQed.\n"
-            f"Locate ratchet__s_{a}.\nPrint Assumptions {task.name}.\nLocate ratchet__s_{b}.\n"
-            f"Goal {task.statement}.\n"
-            f"let t := type of {task.name} in match goal with |- ?s => constr_eq t s end; "
-            f"idtac \"ratchet__same_{c}\".\nAbort.\n")
+    statement_line = head.count("\n") + 1
+    check_line = statement_line + 5 + task.proof.count("\n")  # Definition st, Theorem, Proof, body, Qed
+    body = (f"Definition ratchet__st_{c} : Type := ({task.statement}).\n"
+            f"Theorem {task.name} : {task.statement}.\nProof.\n{task.proof}\nQed.\n"
+            f"Definition ratchet__chk_{c} : ratchet__st_{c} := {task.name}.\n"
+            f"Locate ratchet__s_{a}.\nPrint Assumptions ratchet__chk_{c}.\nLocate ratchet__s_{b}.\n")
     with tempfile.TemporaryDirectory(prefix="ratchet-coqc-") as tmp:
         Path(tmp, "Ratchet.v").write_text(head + body, encoding="utf-8")
         done = run_limited([path, *COQ_FLAGS, "Ratchet.v"], cwd=tmp, timeout_s=timeout_s, memory_mb=memory_mb)
@@ -57,10 +57,13 @@ def fresh_verify(task: ProofTask, header: str | None = None, timeout_s: float = 
             return Verdict(Status.REJECTED, f"rejected: coqc died (exit {done.returncode}: {tail or 'no output'})",
                            seconds=done.seconds)
         where = next((int(m.group(1)) for ln in errors if (m := _FILE_LINE.match(ln))), None)
-        if where is not None and where < theorem_line:
+        if where is not None and where < statement_line:
             return Verdict(Status.ERROR, f"error: the header failed to load: {err}", seconds=done.seconds)
-        if where == theorem_line:
+        if where == statement_line:
             return Verdict(Status.ERROR, f"error: the statement does not elaborate: {err}", seconds=done.seconds)
+        if where == check_line:
+            return Verdict(Status.REJECTED, f"rejected: {task.name} does not prove the stated statement ({err})",
+                           all_errors(errors), done.seconds)
         return Verdict(Status.REJECTED, f"rejected: {err}", all_errors(errors), done.seconds)
     try:
         start = lines.index(f"No object of basename ratchet__s_{a}")
@@ -69,8 +72,6 @@ def fresh_verify(task: ProofTask, header: str | None = None, timeout_s: float = 
         return Verdict(Status.ERROR, "error: coqc output lacks the sentinels", seconds=done.seconds)
     assumptions = [ln for ln in lines[start + 1:end] if not ln.startswith("Fetching opaque proofs")]
     if not closed(assumptions):
-        return Verdict(Status.REJECTED, axioms_reason(assumptions), tuple(assumptions), done.seconds)
-    if f"ratchet__same_{c}" not in [ln.strip() for ln in lines[end + 1:]]:
-        return Verdict(Status.REJECTED, f"rejected: {task.name} does not have exactly the stated type",
-                       seconds=done.seconds)
+        named = [ln.replace(f"ratchet__chk_{c}", task.name) for ln in assumptions]
+        return Verdict(Status.REJECTED, axioms_reason(named), tuple(assumptions), done.seconds)
     return Verdict(Status.VERIFIED, "verified", seconds=done.seconds)

@@ -5,7 +5,8 @@ Admission, in order (the first that fails decides the verdict):
 1. the static policy (``prover.coq.policy``) on the body, and sanity checks
    on the statement and the theorem name: no prover process sees a refused proof;
 2. phase 1 on a worker (see ``prover.coq.worker``): the theorem compiles with
-   no error, and the named theorem has exactly the stated type;
+   no error, and what the theorem name denotes inhabits the statement as Coq
+   elaborated it before the proof ran (a Definition, which no proof text can subvert);
 3. phase 2: ``Print Assumptions`` answers exactly "Closed under the global
    context" for it.
 
@@ -107,7 +108,10 @@ class _Slot:
             return []
         # Each replay already compiled within the timeout in phase 1; allow the same again plus slack.
         start = time.monotonic()
-        out = self._audit_once(tasks, sum(seconds) * 2 + self.pool.timeout_s)
+        try:
+            out = self._audit_once(tasks, sum(seconds) * 2 + self.pool.timeout_s)
+        except CoqInfraError as err:
+            return [Verdict(Status.ERROR, f"error: {err}", seconds=s) for s in seconds]
         share = (time.monotonic() - start) / len(tasks)
         if out is not None and closed(out):
             return [Verdict(Status.VERIFIED, "verified", seconds=s + share) for s in seconds]
@@ -118,15 +122,13 @@ class _Slot:
         if out is None:
             return [Verdict(Status.REJECTED, "rejected: the axiom check did not complete", seconds=took)]
         # The replay ran under a fresh internal name: say the task's own name instead.
-        reason = axioms_reason([re.sub(r"ratchet__pa_[0-9a-f]+(?:_0)?", tasks[0].name, ln) for ln in out])
+        reason = axioms_reason([re.sub(r"ratchet__(?:pa|chk|acc)_[0-9a-f]+(?:_\d+)?", tasks[0].name, ln)
+                                for ln in out])
         return [Verdict(Status.REJECTED, reason, tuple(out), took)]
 
     def _audit_once(self, tasks: list[ProofTask], budget: float) -> list[str] | None:
-        try:
-            worker = self.ensure()
-        except CoqInfraError:
-            return None
-        out = worker.audit(tasks, budget)
+        """What Print Assumptions said for ``tasks``, or None if the worker failed (and was dropped)."""
+        out = self.ensure().audit(tasks, budget)
         if out is None:
             self.drop()
         return out

@@ -27,10 +27,10 @@ What one proof costs
 All of a chunk's proofs go to coqtop in a single write and are read back in
 order: one round trip per chunk, not per sentence. For each proof (phase 1):
 
-    Goal <statement>. idtac "<token>". Abort.  -> no token: the statement is bad (infra error)
-    Theorem <name> : <statement>.
-    Proof. <body> Qed.                       -> any error on stderr: rejected, with Coq's message
-    Goal <statement>. <type of name == goal> -> token again: the theorem has exactly the stated type
+    Definition ratchet__st_<n> : Type := (<statement>).   -> an error: bad statement (infra error)
+    Theorem <name> : <statement>. Proof. <body> Qed.     -> any error: rejected, with Coq's message
+    Definition ratchet__chk_<n> : ratchet__st_<n> := <name>.
+                                        -> an error: the theorem does not prove the statement
     Reset ratchet__marker.                   -> the environment is as the header left it
 
 ``Print Assumptions`` is the expensive check (about 0.3 s for a proof that uses
@@ -183,11 +183,14 @@ class CoqWorker:
             n = [_nonce() for _ in range(4)]
             plans.append(n)
             text.append(
-                f'Goal {t.statement}.\nidtac "ratchet__statement_{n[0]}".\nAbort.\n'
+                # The statement, elaborated before the proof runs, under a name no proof can guess:
+                # nothing the body does (redefining a name, a notation, a tactic) can change it.
+                f"Definition ratchet__st_{n[0]} : Type := ({t.statement}).\n{_mark(n[0])}"
                 f"Theorem {t.name} : {t.statement}.\nProof.\n{t.proof}\nQed.\n{_mark(n[1])}"
-                f"Abort All.\nGoal {t.statement}.\n"
-                f"let t := type of {t.name} in match goal with |- ?s => constr_eq t s end; "
-                f'idtac "ratchet__same_{n[0]}".\nAbort.\n{_mark(n[2])}'
+                # Whatever the name now denotes must inhabit that statement: checked by the
+                # elaborator and the kernel, not by a tactic the body could have shadowed.
+                f"Abort All.\nDefinition ratchet__chk_{n[0]} : ratchet__st_{n[0]} := {t.name}.\n"
+                f"Locate ratchet__chk_{n[0]}.\n{_mark(n[2])}"
                 f"{_RESET}{_mark(n[3])}")
         self.process.send("".join(text))
         results: list[Phase1] = []
@@ -195,8 +198,9 @@ class CoqWorker:
         for t, n in zip(tasks, plans):
             deadline = start + timeout_s
             try:
-                proof_out, proof_err = _read_part(self.process, n[1], deadline)
-                same_out, same_err = _read_part(self.process, n[2], deadline)
+                _, statement_err = _read_part(self.process, n[0], deadline)
+                _, proof_err = _read_part(self.process, n[1], deadline)  # what the proof printed: ignored
+                check_out, check_err = _read_part(self.process, n[2], deadline)
                 _, reset_err = _read_part(self.process, n[3], deadline)
             except ProcessTimeout:
                 results.append(Phase1(Verdict(Status.TIMEOUT, f"timeout after {timeout_s:.1f}s",
@@ -215,8 +219,8 @@ class CoqWorker:
             seconds = now - start
             start = now
             self.uses += 1
-            results.append(Phase1(self._judge_phase1(t, n[0], proof_out, proof_err, same_out, same_err, seconds),
-                                  seconds))
+            results.append(Phase1(self._judge_phase1(t, n[0], statement_err, proof_err, check_out, check_err,
+                                                     seconds), seconds))
             if first_error(reset_err):
                 # Nothing a tactic proof does should stop a Reset; if it did, do not trust this worker.
                 results[-1] = Phase1(Verdict(Status.REJECTED, "rejected: the worker's state could not be "
@@ -225,25 +229,27 @@ class CoqWorker:
         return results, True
 
     @staticmethod
-    def _judge_phase1(task: ProofTask, token: str, proof_out: list[str], proof_err: list[str],
-                      same_out: list[str], same_err: list[str], seconds: float) -> Verdict | None:
+    def _judge_phase1(task: ProofTask, token: str, statement_err: list[str], proof_err: list[str],
+                      check_out: list[str], check_err: list[str], seconds: float) -> Verdict | None:
         """The verdict from phase 1's output, or None when the proof passed (the axiom audit decides).
 
-        stdout may hold anything the proof printed; only the nonce tokens are
-        read from it. stderr holds Coq's errors, which a proof cannot forge.
+        Errors are read from stderr, which a proof cannot write to; stdout is
+        read only after the proof is over, for Coq's answer to ``Locate``.
         """
-        if f"ratchet__statement_{token}" not in {ln.strip() for ln in proof_out}:
-            return Verdict(Status.ERROR, f"error: the statement does not elaborate: {first_error(proof_err)}",
-                           all_errors(proof_err), seconds)
+        err = first_error(statement_err)
+        if err:
+            return Verdict(Status.ERROR, f"error: the statement does not elaborate: {err}",
+                           all_errors(statement_err), seconds)
         # Any error while the body ran fails the proof, as coqc would stop at it
         # (coqtop goes on after an error, so a later tactic could otherwise paper over it).
-        reason = first_error(proof_err)
-        if reason:
-            return Verdict(Status.REJECTED, f"rejected: {reason}", all_errors(proof_err), seconds)
-        if f"ratchet__same_{token}" not in {ln.strip() for ln in same_out} or first_error(same_err):
-            why = first_error(same_err)
-            return Verdict(Status.REJECTED, f"rejected: {task.name} does not have exactly the stated type"
-                           + (f" ({why})" if why else ""), all_errors(same_err), seconds)
+        err = first_error(proof_err)
+        if err:
+            return Verdict(Status.REJECTED, f"rejected: {err}", all_errors(proof_err), seconds)
+        defined = any(ln.startswith("Constant ") and ln.endswith(f".ratchet__chk_{token}") for ln in check_out)
+        if not defined or first_error(check_err):
+            why = first_error(check_err)
+            return Verdict(Status.REJECTED, f"rejected: {task.name} does not prove the stated statement"
+                           + (f" ({why})" if why else ""), all_errors(check_err), seconds)
         return None
 
     # -- phase 2: print the assumptions of the accepted proofs ---------------------------------
@@ -251,16 +257,26 @@ class CoqWorker:
     def audit(self, tasks: list[ProofTask], timeout_s: float) -> list[str] | None:
         """``Print Assumptions`` output for all of ``tasks`` at once, or None if the worker failed.
 
-        The proofs are replayed under fresh names and bound in one tuple, so a
-        dependency they share is walked once. Raises nothing; on a timeout or
-        death the worker is unusable and the caller replaces it.
+        The proofs are replayed under fresh names, each is checked against its
+        statement, and all are bound in one tuple, so a dependency they share is
+        walked once. Raises nothing; on a timeout or death the worker is
+        unusable and the caller replaces it.
         """
         tag = _nonce()
-        names = [f"ratchet__pa_{tag}_{i}" for i in range(len(tasks))]
+        k = len(tasks)
         n = [_nonce() for _ in range(3)]
-        parts = [f"Theorem {nm} : {t.statement}.\nProof.\n{t.proof}\nQed.\n" for nm, t in zip(names, tasks)]
-        parts.append(f"Definition ratchet__pa_{tag} := ({', '.join(names)}).\n{_mark(n[0])}"
-                     f"Print Assumptions ratchet__pa_{tag}.\n{_mark(n[1])}{_RESET}{_mark(n[2])}")
+        # Statements and the pairing function are bound under unguessable names before any
+        # proof is replayed, so no replayed proof can change what the checks below mean.
+        parts = [f"Definition ratchet__st_{tag}_{i} : Type := ({t.statement}).\n" for i, t in enumerate(tasks)]
+        parts.append(f"Definition ratchet__pair_{tag} := @pair.\nDefinition ratchet__acc_{tag}_0 := tt.\n")
+        parts += [f"Theorem ratchet__pa_{tag}_{i} : {t.statement}.\nProof.\n{t.proof}\nQed.\n"
+                  for i, t in enumerate(tasks)]
+        parts.append("Abort All.\n")
+        for i in range(k):
+            parts.append(f"Definition ratchet__chk_{tag}_{i} : ratchet__st_{tag}_{i} := ratchet__pa_{tag}_{i}.\n"
+                         f"Definition ratchet__acc_{tag}_{i + 1} := ratchet__pair_{tag} _ _ "
+                         f"ratchet__chk_{tag}_{i} ratchet__acc_{tag}_{i}.\n")
+        parts.append(f"{_mark(n[0])}Print Assumptions ratchet__acc_{tag}_{k}.\n{_mark(n[1])}{_RESET}{_mark(n[2])}")
         self.process.send("".join(parts))
         deadline = time.monotonic() + timeout_s
         try:
