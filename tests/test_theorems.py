@@ -14,8 +14,8 @@ import pytest
 
 from prover.theorems import (COQ_HEADER, FAMILIES, FUNCTIONS, LEAN_HEADER, canary_theorems, canonical, evaluate,
                              generate_theorems, render, split_pools)
-from prover.theorems.ir import (And, Eq, Exists, Forall, Iff, Imp, Le, Lt, Mul, Not, Or, Pow, PropVar, Sub, Var, app,
-                                forall_nat)
+from prover.theorems.ir import (And, Eq, Exists, Forall, Iff, Imp, Le, ListLit, Lt, Mul, Not, Or, Pow, PropVar, Sub,
+                                Var, app, forall_nat)
 from prover.theorems.measure import CANDIDATES, check_proofs, run_coqc, solved_by_each
 
 needs_coqc = pytest.mark.skipif(shutil.which("coqc") is None, reason="coqc not installed")
@@ -62,6 +62,8 @@ RENDER_CASES = [
      "forall P : Prop, P -> (forall x : nat, x <= x)", "∀ P : Prop, P → (∀ x : Nat, x ≤ x)"),
     (forall_nat("x", Le(app("sum_acc", 3, x + 1), app("sum_acc", x, 3))),
      "forall x : nat, sum_acc 3 (x + 1) <= sum_acc x 3", "∀ x : Nat, sum_acc 3 (x + 1) ≤ sum_acc x 3"),
+    (Eq(app("rev", app("seq", 2, 3)), ListLit((4, 3, 2))), "rev (seq 2 3) = [4; 3; 2]",
+     "List.reverse (List.range' 2 3) = [4, 3, 2]"),
 ]
 
 
@@ -157,7 +159,8 @@ def test_lean_proofs_present_and_core_only(big):
         for body in proofs:
             assert not mathlib_only.search(body), (t.id, body)
     for fn in FUNCTIONS.values():
-        assert f"def {fn.lean} :" in LEAN_HEADER and f"Fixpoint {fn.coq} " in COQ_HEADER
+        if fn.in_header:
+            assert f"def {fn.lean} :" in LEAN_HEADER and f"Fixpoint {fn.coq} " in COQ_HEADER
 
 
 # ---------------------------------------------------------------- pools

@@ -11,15 +11,16 @@ ring     d1: product identities without ``^``: ``lia`` and ``ring`` both work
               nat ring does not know Nat.pow); ``simpl`` first, then ring/lia.
          d3: inequalities with products of variables: only ``nia``.
 compute  d1: closed arithmetic equalities: ``reflexivity`` (``lia`` too unless
-              there is a ``^``). d2: equalities about header functions:
-              ``reflexivity`` only. d3: ``<=``, ``<``, ``<>`` about header
+              there is a ``^``). d2: equalities about header functions and
+              lists: ``reflexivity``; ``simpl; lia`` also closes the nat ones
+              but never a list equality. d3: ``<=``, ``<``, ``<>`` about header
               functions: ``simpl; lia`` (reflexivity fails on them, lia cannot
               see through the functions).
 """
 from __future__ import annotations
 
 from prover.theorems.headers import FUNCTIONS
-from prover.theorems.ir import Const, Eq, Le, Lt, Mul, Not, Var, app, eval_expr, forall_nat, imps, plus, scale
+from prover.theorems.ir import Const, Eq, Le, ListLit, Lt, Mul, Not, Var, app, eval_expr, forall_nat, imps, plus, scale
 from prover.theorems.templates import Built, Family, T, coq_intros, lean_intro, permutations
 
 x, y, z, w = Var("x"), Var("y"), Var("z"), Var("w")
@@ -284,6 +285,24 @@ def _c2_nested(k):
     return _reflexivity(Eq(e, _value(e)))
 
 
+def _list_eq(ir) -> Built:
+    # lia cannot close an equality of lists, even once simpl has computed both sides.
+    return Built(ir, coq=("reflexivity.", "simpl. reflexivity."), lean=("decide", "rfl"))
+
+
+def _c2_rev(a, b, c, d):
+    items = (a, b, c) + ((d,) if d < 10 else ())  # d == 10: a three-element list
+    return _list_eq(Eq(app("rev", ListLit(items)), ListLit(items[::-1])))
+
+
+def _c2_seq(start, k):
+    return _list_eq(Eq(app("seq", start, k), ListLit(tuple(range(start, start + k)))))
+
+
+def _c2_rev_seq(start, k):
+    return _list_eq(Eq(app("rev", app("seq", start, k)), ListLit(tuple(range(start, start + k))[::-1])))
+
+
 def _c3_le(f, k, slack):
     e = _fn_term(f, k)
     return _closed_relation(Le(e, _value(e) + slack))
@@ -316,7 +335,10 @@ COMPUTE: Family = {
         T("compute.distrib", _c1_distrib, a=range(2, 10), b=range(2, 10), c=range(2, 10))],
     2: [T("compute.value", _c2_value, f=_FN, k=_ARG, c=range(0, 21)),
         T("compute.sum", _c2_sum, f=_FN, k=range(0, 15), g=_FN, j=range(0, 15)),
-        T("compute.nested", _c2_nested, k=range(0, 13))],
+        T("compute.nested", _c2_nested, k=range(0, 13)),
+        T("compute.rev", _c2_rev, a=range(10), b=range(10), c=range(10), d=range(11)),
+        T("compute.seq", _c2_seq, start=range(0, 21), k=range(1, 7)),
+        T("compute.rev_seq", _c2_rev_seq, start=range(0, 21), k=range(1, 7))],
     3: [T("compute.le", _c3_le, f=_FN, k=_ARG, slack=range(0, 16)),
         T("compute.lt", _c3_lt, f=_FN, k=_ARG, slack=range(0, 16)),
         T("compute.ne", _c3_ne, f=_FN, k=_ARG, off=range(1, 21)),

@@ -1,9 +1,10 @@
 """The fixed headers the framework puts before every theorem, in both languages.
 
 The model never writes these: it sees a statement and writes a proof body.
-Every function a family uses in a statement is defined here, once per
-language, with the same recursion shape, plus a Python twin used by the
-generators to compute values and witnesses.
+Every function a family uses in a statement is either defined here, once per
+language with the same recursion shape, or comes from the standard library
+(``rev``/``seq`` on lists); each has a Python twin the generators use to
+compute values and witnesses.
 
 Coq: ``COQ_HEADER + "Theorem NAME : STATEMENT.\\nProof.\\n" + BODY + "\\nQed."``
 Lean: ``LEAN_HEADER + "theorem NAME : STATEMENT := by\\n" + BODY`` (indent every
@@ -37,7 +38,8 @@ class Function:
     coq: str
     lean: str
     arity: int
-    py: Callable[..., int]
+    py: Callable[..., int | list[int]]
+    in_header: bool = True  # False: from the standard library of both languages
 
 
 FUNCTIONS: dict[str, Function] = {
@@ -46,6 +48,8 @@ FUNCTIONS: dict[str, Function] = {
     "fact": Function("fact", "fact", 1, _fact),
     "fib": Function("fib", "fib", 1, _fib),
     "sum_acc": Function("sum_acc", "sum_acc", 2, _sum_acc),
+    "rev": Function("rev", "List.reverse", 1, lambda xs: xs[::-1], in_header=False),
+    "seq": Function("seq", "List.range'", 2, lambda start, k: list(range(start, start + k)), in_header=False),
 }
 
 # `fact` shadows nothing that `Require Import Arith` brings into scope unqualified

@@ -87,16 +87,25 @@ class App(_Arith):
     args: tuple["Expr", ...]
 
 
+@dataclass(frozen=True)
+class ListLit:
+    """A literal list of nats, for the list computations in compute (no arithmetic on it)."""
+    items: tuple["Expr", ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "items", tuple(lift(i) for i in self.items))
+
+
 for _op, _node in (("add", Add), ("sub", Sub), ("mul", Mul), ("pow", Pow)):
     setattr(_Arith, f"__{_op}__", lambda self, other, node=_node: node(self, other))
     setattr(_Arith, f"__r{_op}__", lambda self, other, node=_node: node(other, self))
 
-Expr = Union[Var, Const, Add, Sub, Mul, Pow, App]
+Expr = Union[Var, Const, Add, Sub, Mul, Pow, App, ListLit]
 ExprLike = Union[Expr, int]
 
 
 def lift(e: ExprLike) -> Expr:
-    if isinstance(e, bool) or not isinstance(e, (int, Var, Const, Add, Sub, Mul, Pow, App)):
+    if isinstance(e, bool) or not isinstance(e, (int, Var, Const, Add, Sub, Mul, Pow, App, ListLit)):
         raise TypeError(f"not a nat expression: {e!r}")
     return Const(e) if isinstance(e, int) else e
 
@@ -242,6 +251,8 @@ def canonical(node: Expr | Prop) -> str:
         return f"(^ {canonical(node.base)} {canonical(node.exponent)})"
     if isinstance(node, App):
         return "(app " + " ".join([node.fn] + [canonical(a) for a in node.args]) + ")"
+    if isinstance(node, ListLit):
+        return "(list" + "".join(" " + canonical(i) for i in node.items) + ")"
     if type(node) in _BIN_TAGS:
         return f"({_BIN_TAGS[type(node)]} {canonical(node.left)} {canonical(node.right)})"
     if isinstance(node, Not):
@@ -349,6 +360,9 @@ def _render(node: Expr | Prop, lang: _Lang) -> tuple[str, int]:
     if isinstance(node, App):
         args = " ".join(_wrap(a, lang, lang.atom_strength) for a in node.args)
         return f"{lang.fn_name(node.fn)} {args}", lang.app_strength
+    if isinstance(node, ListLit):
+        sep = "; " if lang.name == "coq" else ", "
+        return "[" + sep.join(_render(i, lang)[0] for i in node.items) + "]", lang.atom_strength
     if isinstance(node, Pow):
         sym, s, _ = lang.ops[Pow]
         return f"{_wrap(node.base, lang, s + 1)} {sym} {_wrap(node.exponent, lang, s)}", s
@@ -388,6 +402,8 @@ def eval_expr(e: Expr, env: dict[str, int]) -> int:
         return eval_expr(e.base, env) ** eval_expr(e.exponent, env)
     if isinstance(e, App):
         return FUNCTIONS[e.fn].py(*(eval_expr(a, env) for a in e.args))
+    if isinstance(e, ListLit):
+        return [eval_expr(i, env) for i in e.items]
     raise TypeError(f"not an expression: {e!r}")
 
 
