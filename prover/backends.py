@@ -1,4 +1,4 @@
-"""Which proof assistant judges a run, and how to build its verifier. A plain dict-free switch: two backends."""
+"""Which proof assistant judges a run, and how to build its verifier (two backends: a plain if, no registry)."""
 from __future__ import annotations
 
 from prover.verdict import Verifier
