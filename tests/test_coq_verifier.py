@@ -170,3 +170,13 @@ def test_fresh_coqc_agrees_with_the_pool(pool):
     assert [f.status for f in fresh] == [v.status for v in pool.verify(tasks)]
     assert [f.status for f in fresh] == [Status.VERIFIED, Status.REJECTED, Status.REJECTED, Status.VERIFIED,
                                          Status.VERIFIED]
+
+
+def test_workers_write_nothing_into_the_callers_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with CoqVerifier(workers=1, header=FALLBACK_HEADER) as v:
+        assert v.verify([task(0, "forall a b : nat, a + b = b + a", "intros. lia.")])[0].verified
+        workdir = v._slots[0].worker.process.workdir
+        assert os.path.isdir(workdir)  # lia keeps its certificate cache here, not in the caller's directory
+    assert list(tmp_path.iterdir()) == []
+    assert not os.path.exists(workdir)

@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -125,7 +126,10 @@ class Interactive:
 
     def __init__(self, argv: list[str], memory_mb: int, max_output_bytes: int):
         self.max_output_bytes = max_output_bytes
-        self.proc = subprocess.Popen(limited_argv(argv, memory_mb), stdin=subprocess.PIPE,
+        # A private working directory: coqtop writes files there (lia/nia certificate caches),
+        # never into the caller's directory; it goes when the process does.
+        self.workdir = tempfile.mkdtemp(prefix="ratchet-coqtop-")
+        self.proc = subprocess.Popen(limited_argv(argv, memory_mb), cwd=self.workdir, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         pid = self.proc.pid
         self.streams = {"out": _Stream(self.proc.stdout, f"coq-out-{pid}", max_output_bytes),
@@ -208,6 +212,7 @@ class Interactive:
                 pipe.close()
             except OSError:
                 pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 @dataclass(frozen=True)
