@@ -115,8 +115,9 @@ LIN: Family = {
 
 
 # ---------------------------------------------------------------- ring
-# Lean 4 core has no `ring`; `grind` (core since v4.22) normalises commutative
-# semiring expressions, Nat included. Unchecked here: no Lean on these machines.
+# Lean 4 core has no `ring`; `grind` normalises commutative-semiring expressions,
+# Nat included, from Lean v4.22 (lean_requirements.TACTIC_SINCE; the pinned toolchain
+# is checked against it). Unchecked here: no Lean on these machines.
 def _ring_eq(ir) -> Built:
     return Built(ir, coq=("intros; ring.", "lia.", coq_intros(ir) + "\nring."),
                  lean=("grind", lean_intro(ir) + "\ngrind"))

@@ -2,7 +2,9 @@
 and which generic tactics solve what share of each family.
 
     .venv/bin/python -m prover.theorems.measure --sample 40          # coverage table
-    .venv/bin/python -m prover.theorems.measure --check-references   # every reference proof of 300/family
+    .venv/bin/python -m prover.theorems.measure --check-references 300  # every reference proof of 300/family
+    .venv/bin/python -m prover.theorems.measure --export-lean-jsonl refs.jsonl --sample 40
+        # the Lean reference proofs as `ratchet verify` input, for a machine with Lean
 
 Files are batched (one coqc run per family, all candidates in it), so the table takes
 a minute or two on one core. This is a measuring tool, not the verifier: it
@@ -11,6 +13,7 @@ skips the admission checks that prover.coq performs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import resource
@@ -151,6 +154,26 @@ def format_coverage(cov: dict[str, dict[str, set[str]]], sizes: dict[str, int]) 
     return "\n".join(lines)
 
 
+def lean_verify_records(theorems: Sequence[Theorem]) -> list[dict[str, str]]:
+    """Every Lean reference proof as one `ratchet verify` input record ({id, name, statement, proof}).
+
+    The id is ``<theorem id>#<k>`` for the theorem's k-th proof, so a verdict names the proof.
+    Lean is not installed where Ratchet is built, so these proofs are checked only on a
+    machine that has it (lean_project/README.md, "Unverified here").
+    """
+    return [{"id": f"{t.id}#{k}", "name": t.name, "statement": t.statement("lean"), "proof": body}
+            for t in theorems for k, body in enumerate(t.reference_proofs("lean"))]
+
+
+def write_lean_verify_jsonl(theorems: Sequence[Theorem], path: Path) -> int:
+    """Write ``lean_verify_records`` to ``path`` as JSONL; returns the number of lines."""
+    records = lean_verify_records(theorems)
+    with open(path, "w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return len(records)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sample", type=int, default=40, help="theorems per family for the coverage table")
@@ -160,8 +183,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--by-difficulty", action="store_true", help="one row per family and difficulty")
     ap.add_argument("--check-references", type=int, metavar="PER_FAMILY", default=0,
                     help="verify every Coq reference proof of PER_FAMILY theorems per family, and the canaries")
+    ap.add_argument("--export-lean-jsonl", metavar="FILE", type=Path,
+                    help="write the Lean reference proofs of --sample theorems per family as `ratchet verify` "
+                         "JSONL (no prover runs here)")
     args = ap.parse_args(argv)
     start = time.monotonic()
+
+    if args.export_lean_jsonl:
+        thms = generate_theorems(args.families, args.sample, args.seed)
+        n = write_lean_verify_jsonl(thms, args.export_lean_jsonl)
+        print(f"wrote {n} Lean reference proofs of {len(thms)} theorems to {args.export_lean_jsonl}\n"
+              f"check them where Lean is set up: ratchet verify --backend lean {args.export_lean_jsonl}")
+        return
 
     if args.check_references:
         thms = generate_theorems(args.families, args.check_references, args.seed)
