@@ -10,19 +10,20 @@ and every proof, so a definition that builds here behaves the same there.
 -/
 package ratchet
 
--- The community REPL at tag v4.15.0, pinned by commit (the tag's commit on 2025-01-08).
--- Its `repl` executable is what prover.lean starts, under `lake env`.
+-- The community REPL at tag v4.33.0 (its toolchain bump after v4.33.0-rc2, the
+-- version whose recorded transcripts the parser is tested against). Pinned by tag: the
+-- first `lake update` records the tag's commit in lake-manifest.json; commit that file
+-- to freeze it. Its `repl` executable is what prover.lean starts, under `lake env`.
 require REPL from git
-  "https://github.com/leanprover-community/repl" @ "21966799da3691a0912b5a15193585bd2dd7165d"
+  "https://github.com/leanprover-community/repl" @ "v4.33.0"
 
 -- Optional Mathlib, off by default (a multi-gigabyte download; the theorem families need
 -- only core Lean). Turn it on for real benchmarks with
 --   lake -R -Kmathlib=on update && lake -R -Kmathlib=on exe cache get && lake -R -Kmathlib=on build
--- (or `bash setup.sh --mathlib`). The commit is Mathlib's v4.15.0-patch1, the Mathlib the
--- REPL's own test suite used at the v4.15.0 tag.
+-- (or `bash setup.sh --mathlib`). Mathlib's tag for the same toolchain, v4.33.0.
 meta if get_config? mathlib = some "on" then
 require mathlib from git
-  "https://github.com/leanprover-community/mathlib4" @ "e9ae2a61ef5c99d6edac84f0d04f6324c5d97f67"
+  "https://github.com/leanprover-community/mathlib4" @ "v4.33.0"
 
 @[default_target]
 lean_lib Ratchet

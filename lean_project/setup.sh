@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Set up Ratchet's Lean 4 backend: elan, the pinned toolchain, the REPL, the Ratchet library
-# and (optionally) lean4checker for kernel replay. Needs internet access the first time.
+# and a kernel checker for kernel replay (the toolchain's own leanchecker from Lean v4.28,
+# else lean4checker built at the toolchain's tag). Needs internet access the first time.
 #
 #   bash lean_project/setup.sh              # core Lean only (what the theorem families need)
 #   bash lean_project/setup.sh --mathlib    # also Mathlib (several GB; for real benchmarks)
-#   bash lean_project/setup.sh --no-checker # skip lean4checker (kernel replay is then "off")
+#   bash lean_project/setup.sh --no-checker # no kernel checker (kernel replay is then "off")
 #
 # Safe to re-run: every step is skipped when its result is already there.
 set -euo pipefail
@@ -73,9 +74,15 @@ lake ${lake_flags[@]+"${lake_flags[@]}"} build
 repl="$(ls .lake/packages/*/.lake/build/bin/repl 2>/dev/null | head -n 1)"
 [ -n "$repl" ] || die "lake build finished but no REPL executable was found under .lake/packages/*/.lake/build/bin/"
 
-# 4. lean4checker at the toolchain's tag, for kernel replay of admitted proofs.
+# 4. A kernel checker for kernel replay of admitted proofs. Toolchains from v4.28 ship
+#    `leanchecker` (lean4checker, upstreamed); older ones need lean4checker built at their tag.
+bundled_checker=""
 if [ "$checker" = 1 ]; then
-  if [ ! -x .lake/lean4checker/.lake/build/bin/lean4checker ]; then
+  candidate="$(elan which leanchecker 2>/dev/null || true)"   # run here: resolves the pinned toolchain
+  if [ -n "$candidate" ] && [ -x "$candidate" ]; then bundled_checker="$candidate"; fi
+  if [ -n "$bundled_checker" ]; then
+    say "kernel replay: the toolchain's leanchecker ($bundled_checker)"
+  elif [ ! -x .lake/lean4checker/.lake/build/bin/lean4checker ]; then
     say "building lean4checker $tag (kernel replay)"
     if [ ! -d .lake/lean4checker ]; then
       need_internet "Cloning lean4checker needs it."
@@ -94,17 +101,22 @@ if [ "$checker" = 1 ]; then
   fi
 fi
 
-# 5. Smoke test: one proof through the REPL, the way prover.lean sends it.
+# 5. Smoke test: proofs through the REPL, the way prover.lean sends them. The second is a
+#    ring-family proof: `grind` must normalise Nat polynomials (Lean >= v4.22, see README.md).
 say "smoke test"
-answer="$(printf '%s\n\n%s\n\n' \
+answer="$(printf '%s\n\n%s\n\n%s\n\n' \
   '{"cmd": "theorem ratchet_smoke : 2 + 2 = 4 := by decide"}' \
-  '{"cmd": "#print axioms ratchet_smoke", "env": 0}' | lake env "$repl")"
+  '{"cmd": "#print axioms ratchet_smoke", "env": 0}' \
+  '{"cmd": "theorem ratchet_smoke_ring : ∀ x y : Nat, (x + 2) ^ 2 * y = y * x ^ 2 + 4 * x * y + 4 * y := by grind", "env": 0}' \
+  | lake env "$repl")"
 printf '%s\n' "$answer"
-grep -q '"env": 1' <<<"$answer" || die "the REPL did not answer as expected (see above)"
-if grep -q '"severity": "error"' <<<"$answer"; then die "the smoke-test proof failed (see above)"; fi
+grep -q '"env": 2' <<<"$answer" || die "the REPL did not answer as expected (see above)"
+if grep -q '"severity": "error"' <<<"$answer"; then die "a smoke-test proof failed (see above)"; fi
 
 say "ready: $toolchain, REPL at $repl"
-if [ -x .lake/lean4checker/.lake/build/bin/lean4checker ]; then
+if [ -n "$bundled_checker" ]; then
+  echo "kernel replay: leanchecker (bundled with the toolchain)"
+elif [ -x .lake/lean4checker/.lake/build/bin/lean4checker ]; then
   echo "kernel replay: lean4checker"
 else
   echo "kernel replay: off (lean4checker not built)"

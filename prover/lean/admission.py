@@ -17,8 +17,8 @@ A proof body is admitted (``verified``) only if all of these hold, in order:
    Quot.sound}, and the same command prints a fresh random nonce that must come
    back in the same response: a proof that made Lean print a forged report
    cannot also forge the nonce, which did not exist when the proof ran.
-4. Kernel replay, where the toolchain has a checker (``lean4checker`` built by
-   ``lean_project/setup.sh``): the header and the composed theorem are compiled
+4. Kernel replay, where there is a checker (the toolchain's ``leanchecker``, Lean
+   v4.28 on, or ``lean4checker`` built by ``lean_project/setup.sh``): the header and the composed theorem are compiled
    as a module and every declaration in it is replayed through the kernel from
    the imports' environment. This catches environment hacking that bypasses the
    elaborator's own kernel check.

@@ -120,18 +120,49 @@ def find_install(project_dir: Path = LEAN_PROJECT) -> LeanInstall:
 
 @lru_cache(maxsize=8)
 def lean_version(lake: str, project_dir: Path) -> str:
-    """`lean --version` of the pinned toolchain, e.g. "Lean (version 4.15.0, ...)"."""
+    """`lean --version` of the pinned toolchain, e.g. "Lean (version 4.33.0, ...)"."""
     code, output = run_limited([lake, "env", "lean", "--version"], cwd=project_dir, env=None,
                                timeout_s=60, memory_mb=4096)
     return output.strip().splitlines()[0] if code == 0 and output.strip() else "lean --version failed"
 
 
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def bundled_leanchecker(install: LeanInstall) -> Path | None:
+    """The pinned toolchain's own ``leanchecker`` (lean4checker, shipped with Lean from v4.28).
+
+    ``elan which`` run in the project directory resolves the toolchain that lean-toolchain
+    pins; older toolchains have no such binary, and then this returns None.
+    """
+    elan = Path(install.lake).parent / "elan"
+    if not _executable(elan):
+        found = shutil.which("elan")
+        if found is None:
+            return None
+        elan = Path(found)
+    code, output = run_limited([str(elan), "which", "leanchecker"], cwd=install.project_dir, env=None,
+                               timeout_s=60, memory_mb=4096)
+    lines = output.strip().splitlines()
+    if code != 0 or not lines:
+        return None
+    path = Path(lines[-1].strip())
+    return path if path.is_absolute() and _executable(path) else None
+
+
 def find_kernel_checker(install: LeanInstall, memory_mb: int) -> KernelChecker | None:
-    """lean4checker built by setup.sh (or $RATCHET_LEAN_CHECKER), with the project's LEAN_PATH."""
+    """The kernel checker, with the project's LEAN_PATH: $RATCHET_LEAN_CHECKER if set, else
+    lean4checker built by setup.sh, else the toolchain's bundled leanchecker; None if none is there."""
     override = os.environ.get(CHECKER_ENV)
     built = install.project_dir / ".lake" / "lean4checker" / ".lake" / "build" / "bin" / "lean4checker"
-    checker = Path(override) if override else built
-    if not (checker.is_file() and os.access(checker, os.X_OK)):
+    if override:
+        checker: Path | None = Path(override)
+    elif _executable(built):
+        checker = built
+    else:
+        checker = bundled_leanchecker(install)
+    if checker is None or not _executable(checker):
         return None
     code, output = run_limited([install.lake, "env", "printenv", "LEAN_PATH"], cwd=install.project_dir,
                                env=None, timeout_s=60, memory_mb=4096)

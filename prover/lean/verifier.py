@@ -34,8 +34,9 @@ class LeanVerifier:
         """``repl_cmd`` replaces the built REPL (tests use a protocol double); without it the
         Lake project must be set up, else ``LeanUnavailable`` says how to install it.
 
-        ``kernel_replay``: "auto" replays admitted proofs with lean4checker when it is
-        built, "require" refuses to start without it, "off" skips it (recorded in version()).
+        ``kernel_replay``: "auto" replays admitted proofs with a kernel checker (the toolchain's
+        leanchecker, or lean4checker built by setup.sh) when there is one, "require" refuses
+        to start without one, "off" skips it (recorded in version()).
         """
         self.project_dir = Path(project_dir)
         self._install: LeanInstall | None = None
@@ -50,9 +51,10 @@ class LeanVerifier:
         if kernel_replay != "off" and self._install is not None:
             self._checker = find_kernel_checker(self._install, memory_mb)
         if kernel_replay == "require" and self._checker is None:
-            raise LeanUnavailable("kernel replay is required but lean4checker is not built: run "
-                                  f"`bash {self.project_dir}/setup.sh` (it builds lean4checker for the pinned "
-                                  "toolchain), or set RATCHET_LEAN_CHECKER to a checker executable")
+            raise LeanUnavailable("kernel replay is required but no kernel checker was found: the pinned "
+                                  "toolchain has no leanchecker (Lean < v4.28) and lean4checker is not built; run "
+                                  f"`bash {self.project_dir}/setup.sh` (it builds lean4checker for such "
+                                  "toolchains), or set RATCHET_LEAN_CHECKER to a checker executable")
         self.header = default_header() if header is None else header
         self.workers = workers
         self.timeout_s = timeout_s
