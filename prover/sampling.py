@@ -121,7 +121,7 @@ def _sampler(uniforms: torch.Tensor, temperature: float, top_k: int, top_p: floa
             drop = probs.cumsum(-1) - probs >= top_p
             logits = logits.scatter(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
         cdf = logits.softmax(-1).cumsum(-1)
-        target = uniforms[live, step].to(cdf.device)[:, None] * cdf[:, -1:]
+        target = uniforms[live, step][:, None] * cdf[:, -1:]
         # The first token whose cumulative mass exceeds the target; zero-mass tokens never qualify.
         return torch.searchsorted(cdf, target, right=True).squeeze(1).clamp(max=cdf.shape[-1] - 1)
     return pick
@@ -168,6 +168,7 @@ def sample_proofs(model, tokenizer, prompts: list[str], n: int, *, temperature: 
                 pick = _greedy
             else:
                 uniforms = torch.stack([_row_uniforms(seed, prompts[i], j, max_new_tokens) for i, j in batch])
+                uniforms = uniforms.to(model.device)  # drawn on the CPU so that they match on any device
                 pick = _sampler(uniforms, temperature, top_k, top_p)
             out = _decode(model, [encoded[i] for i in distinct], rows=[slot[i] for i, _ in batch], eos_id=eos_id,
                           pad_id=pad_id, max_new_tokens=max_new_tokens, pick=pick)

@@ -33,10 +33,11 @@ def test_n_samples_per_prompt_in_order(policy, prompts):
     out = sample(policy, prompts, n=5)
     assert [len(r) for r in out] == [5] * len(prompts)
     assert all(isinstance(s, Sample) and s.text == s.text.strip() and "<" not in s.text for r in out for s in r)
-    # The trained model ends its proofs with EOS well before the limit, and each family keeps its tactic.
+    # The trained model ends its proofs with EOS well before the limit, and mostly opens each
+    # proof the way its family's proofs open.
     assert all(1 <= s.tokens < 24 for r in out for s in r)
-    for (statement, proof), row in zip(tiny_pairs(6, seed=7), out):
-        assert sum(s.text.split()[0] == proof.split()[0] for s in row) >= 3, (statement, row)
+    opens = [s.text.startswith(proof.split()[0]) for (_, proof), row in zip(tiny_pairs(6, seed=7), out) for s in row]
+    assert sum(opens) >= 0.7 * len(opens), out
 
 
 def test_max_new_tokens_is_respected(policy, prompts):
@@ -62,9 +63,8 @@ def test_greedy_is_deterministic_and_copied(policy, prompts):
     g2 = sample(policy, prompts, greedy=True, n=3, seed=2, batch_size=2)
     assert g1 == g2
     assert all(r == [r[0]] * 3 for r in g1)
-    # Greedy is the zero-temperature limit of sampling.
-    cold = sample(policy, prompts, n=3, temperature=1e-4)
-    assert cold == g1
+    # Sampling from the top-1 token only is greedy decoding.
+    assert sample(policy, prompts, n=3, top_k=1) == g1
 
 
 def test_sampler_matches_softmax_with_top_k_and_top_p():
