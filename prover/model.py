@@ -237,8 +237,8 @@ def epoch_batches(examples: list[Encoded], batch_size: int, seed: int, window: i
 
     A seeded permutation is cut into windows of `window` batches; each window is sorted by
     length before it is cut into batches, and the epoch's batches are then shuffled. Batches
-    hold similar lengths (on the theorem corpus padding fell from 70% of the tokens computed
-    to ~15%, so a step is ~3x cheaper) while which examples meet stays random.
+    hold similar lengths while which examples meet stays random: on the default warm-start
+    pool padding fell from 69% of the tokens a step computes to 36%, halving the CPU time.
     """
     gen = torch.Generator().manual_seed(seed)
     span = batch_size * window
