@@ -76,9 +76,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
 
-from loop.config import ConfigError, RunConfig, dump_config, load_config, validate_config
+from loop.config import ConfigError, RunConfig, dump_config, load_config, read_yaml_mapping, validate_config
 
 TOP_KEYS = ("name", "base_config", "base", "arms", "grid", "arm_timeout_s")
 # short names for the keys that are varied most; any other key is named by its dotted path
@@ -144,14 +143,7 @@ def _label(key: str, value: Any) -> str:
 
 def load_ablation(path: str | Path) -> Ablation:
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"ablation config not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: top level must be a mapping")
+    data = read_yaml_mapping(p, what="ablation config")
     return build_ablation(data, p.parent, str(p), default_name=p.stem)
 
 
