@@ -76,7 +76,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-
 from loop.config import ConfigError, RunConfig, dump_config, load_config, read_yaml_mapping, validate_config
 
 TOP_KEYS = ("name", "base_config", "base", "arms", "grid", "arm_timeout_s")
