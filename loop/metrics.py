@@ -235,7 +235,8 @@ def lockin(store: Store, round: int, logprob_fn: LogprobFn | None = None) -> dic
     ``false_theorems_still_produced``: how many of those theorems got, among this
     round's training-pool samples (phase ``train``), at least one proof the judge
     did not verify and that either the gate admitted or is identical (after
-    normalisation) to a wrongly admitted proof of that theorem in W.
+    normalisation) to a wrongly admitted proof of that theorem in W; None in a
+    round that sampled no training pool (the last round only evaluates).
     ``reproduce_rate``: the empirical reproduction rate: for each proof in W, the
     share of this round's ``train`` samples of its theorem that are identical to it
     (after normalisation), averaged over W; proofs whose theorem was not sampled
@@ -256,9 +257,12 @@ def lockin(store: Store, round: int, logprob_fn: LogprobFn | None = None) -> dic
     for r in store.attempts(round, "train"):
         if r["theorem_id"] in by_theorem:
             samples[r["theorem_id"]].append((normalize(r["proof"]), r["judge"], r["gate"]))
+    # A round that samples no training pool (the last one only evaluates) cannot say: None, not 0.
+    sampled_pool = store.db.execute("SELECT 1 FROM attempts WHERE round=? AND phase='train' LIMIT 1",
+                                    (round,)).fetchone() is not None
     still = sum(
         any(judge != "verified" and (gate == "verified" or norm in by_theorem[tid]) for norm, judge, gate in ss)
-        for tid, ss in samples.items())
+        for tid, ss in samples.items()) if sampled_pool else None
     rates = [sum(norm == s[0] for s in samples[tid]) / len(samples[tid])
              for tid, norm in wrong if samples.get(tid)]
     rate = _mean(rates)

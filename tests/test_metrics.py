@@ -245,3 +245,12 @@ def test_forgetting(store):
     # round 2 evaluated only h3: h1/h2 are not counted as lost
     store.add_attempts([att(2, "eval", "h3", 0, "a.", V)])
     assert metrics.forgetting(store, 2) == {"lost": 0, "gained": 0}
+
+
+def test_still_produced_is_unknown_in_a_round_without_pool_sampling(store):
+    """The last round only evaluates: 'still produced' cannot be measured there, so it is None, not 0."""
+    lockin_store(store)
+    store.add_attempts([att(2, "eval", "h1", 0, "a.", "verified")])
+    l2 = metrics.lockin(store, 2)
+    assert l2["false_theorems"] >= 1
+    assert l2["false_theorems_still_produced"] is None
