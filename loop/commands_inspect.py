@@ -149,7 +149,8 @@ def show(
     con = _console()
     th = story.theorem
     con.print(Text(f"{th['id']}  ({th['family']}, difficulty {th['difficulty']}, pool {th['pool']})", style="bold"))
-    con.print(f"{story.backend} statement:  {story.statement}")
+    # Text, not a markup string: statements, proofs and Coq's messages are full of [brackets]
+    con.print(Text(f"{story.backend} statement:  {story.statement}"))
     if story.first_proved is None:
         con.print("first proved: never")
     else:
@@ -175,11 +176,11 @@ def show(
                 if a["gate"] is not None and a["gate"] != a["judge"] and a["gate_reason"]:
                     msg = f"{msg}  [gate: {a['gate_reason']}]".strip()
                 table.add_row(a["phase"], str(a["sample_idx"]), _verdict(a["judge"]), _verdict(a["gate"]),
-                              f"{a['seconds']:.2f}", _printable(a["proof"]), _printable(msg))
+                              f"{a['seconds']:.2f}", Text(_printable(a["proof"])), Text(_printable(msg)))
             con.print(table)
         for ad in rs.admitted:
             false = "" if ad["judge"] == "verified" else f"  FALSE (judge: {ad['judge'] or 'unknown'})"
-            con.print(f"  admitted to round {rs.round} SFT set: {_short(ad['proof'], 200)}{false}")
+            con.print(Text(f"  admitted to round {rs.round} SFT set: {_short(ad['proof'], 200)}{false}"))
 
 
 def diff(

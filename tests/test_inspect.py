@@ -306,3 +306,26 @@ def test_control_characters_in_model_output_are_escaped(tiny):
         assert res.exit_code == 0, res.stderr
         assert "\x1b" not in res.stdout and "\x07" not in res.stdout
         assert "lia.\\x1b[2J\\x07 done." in res.stdout
+
+
+def test_show_prints_brackets_in_proofs_and_messages_verbatim(tmp_path):
+    """Coq proofs (`induction n as [| k IH]`), list statements and syntax errors are full of [brackets]:
+    they must reach the terminal as written, not be eaten as console markup."""
+    from loop.store import Attempt, Store
+
+    run = tmp_path / "run"
+    run.mkdir()
+    store = Store(run / "run.db")
+    store.add_theorems([{"id": "induct/x", "family": "induct", "difficulty": 1, "pool": "heldout", "name": "t_x",
+                         "statement": "rev [1; 2] = [2; 1]", "statement_coq": "rev [1; 2] = [2; 1]",
+                         "statement_lean": None}])
+    store.add_attempts([Attempt(0, "eval", "induct/x", 0, "induction n as [| k IH]; simpl; lia.", "rejected",
+                                "rejected: Error: Syntax error: [ltac_use_default] expected after [tactic].",
+                                None, None, 0.1, 9, "base")])
+    store.set_meta("backend", "coq")
+    store.set_meta("backend_version", "8.16.1")
+    store.close()
+    result = CliRunner().invoke(app, ["show", str(run), "induct/x"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for text in ("[1; 2] = [2; 1]", "as [| k IH]", "[ltac_use_default] expected after [tactic]"):
+        assert text in result.output, text
