@@ -6,7 +6,7 @@ Three layers, each tested on its own:
    the pool, is refused before any prover sees it;
 2. the prover-side checks, with the policy switched off: what a cheat that
    slipped past a text filter would meet (Print Assumptions, the exact-type
-   check, Reset between proofs) still refuses it;
+   check, undoing every proof before the next) still refuses it;
 3. the protocol: proofs that print prompts, errors, success texts or marker
    look-alikes get the verdict their logic deserves, agree with a fresh coqc,
    and leave the next proof's verdict alone.
@@ -72,10 +72,16 @@ BEHIND_THE_POLICY = [
     # Turn the guard checker off and prove False by a non-terminating fixpoint.
     ("False", "Unset Guard Checking.\nexact ((fix f (n : nat) : False := f n) 0).",
      Status.REJECTED, "assumed to be guarded"),
-    # Close the proof early with Admitted: the framework's Qed then has nothing to close.
-    ("False", "Admitted.", Status.REJECTED, "No focused proof"),
-    # End the prover process: the worker dies, the proof is rejected.
-    ("True", "Quit.", Status.REJECTED, "coqtop died"),
+    # Give the goal up: no goal is left in focus, but Qed (run in the audit) refuses given-up goals.
+    ("False", "admit.", Status.REJECTED, "given up"),
+    # Close the proof early with Admitted: what the framework runs after the body finds no proof.
+    ("False", "Admitted.", Status.REJECTED, "No proof-editing in progress"),
+    # Commands that steer coqtop itself (end it, or move its document back past the proof's own
+    # start) belong to its top-level loop: in a file run by Load they are refused.
+    ("True", "Quit.", Status.REJECTED, "Quit was not found"),
+    ("True", "Reset Initial.", Status.REJECTED, "not handled"),
+    ("True", "Back 2.", Status.REJECTED, "not handled"),
+    ("True", "Abort All.", Status.REJECTED, "cannot be used through the Load command"),
 ]
 
 
@@ -84,12 +90,12 @@ def test_prover_side_checks_catch_cheats_the_policy_would_have_stopped(pool):
         verdicts = pool.verify(tasks_of([(s, p) for s, p, _, _ in BEHIND_THE_POLICY] + [("True", "exact I.")]))
     for (s, p, status, text), got in zip(BEHIND_THE_POLICY, verdicts):
         assert got.status is status and text in got.reason, (p, got)
-    assert verdicts[-1].status is Status.VERIFIED  # the worker that was killed by Quit was replaced
+    assert verdicts[-1].status is Status.VERIFIED  # and the worker still judges the next proof rightly
 
 
 # Pairs of proofs on ONE worker: the first leaves something behind (policy off), the second
-# would only succeed if it survived. Reset after every proof means none of it does.
-# The last field says whether only the Reset stops it (the leaked thing is sound, so
+# would only succeed if it survived. Every proof's Load is undone, so none of it does.
+# The last field says whether only the undo stops it (the leaked thing is sound, so
 # Print Assumptions would not object); the others are also caught by the axiom audit.
 LEAKS = [
     ("True", "Unset Guard Checking.\nexact I.", "False", "exact ((fix f (n : nat) : False := f n) 0).", False),
@@ -114,10 +120,16 @@ def test_nothing_a_proof_does_survives_into_the_next_proof(pool, first_s, first,
     assert after[1].status is alone[0].status, (after, alone)
 
 
-def test_the_leak_cases_do_leak_when_the_reset_is_skipped():
-    """The isolation test above has teeth: without the Reset, the sound leaks get through."""
+def test_the_leak_cases_do_leak_when_the_load_is_not_undone():
+    """The isolation test above has teeth: when a Load is not undone, the sound leaks get through.
+
+    The file's last sentence is made to succeed (it closes the open proof instead of failing),
+    and the worker is told to trust its state anyway.
+    """
     sound = [leak for leak in LEAKS if leak[4]]
-    with policy_off(), mock.patch.object(worker_module, "_RESET", "Abort All.\n"):
+    with policy_off(), mock.patch.object(worker_module, "_undo", lambda nonce: "Abort.\n"), \
+            mock.patch.object(worker_module, "_undone", lambda err, nonce: True), \
+            mock.patch.object(worker_module.CoqWorker, "_restored", staticmethod(lambda err: True)):
         with CoqVerifier(workers=1, timeout_s=5.0, header=FALLBACK_HEADER) as v:
             for first_s, first, second_s, second, _ in sound:
                 out = v.verify(tasks_of([(first_s, first), (second_s, second)], ["first", "second"]))

@@ -4,10 +4,14 @@ from __future__ import annotations
 import os
 import time
 
+from unittest import mock
+
 import pytest
 
+import prover.coq.verifier as verifier_module
 from prover.coq import CoqVerifier, coq_available, fresh_verify
 from prover.coq.header import FALLBACK_HEADER
+from prover.policy import ADMISSIBLE
 from prover.verdict import ProofTask, Status
 
 pytestmark = pytest.mark.skipif(not coq_available(), reason="coqtop is not installed")
@@ -75,6 +79,42 @@ def test_a_later_tactic_cannot_paper_over_an_error(pool):
     # coqtop carries on after a failed sentence; coqc would stop. The pool must agree with coqc.
     verdicts = pool.verify([task(0, "True", "no_such_tactic_here. exact I.")])
     assert verdicts[0].status is Status.REJECTED
+
+
+# Proofs whose tactics all succeed, which only Qed (or the kernel behind it) refuses. Phase 1 runs
+# the tactics only; these must be caught by the audit's replay, even in the middle of a group.
+ONLY_QED_REFUSES = [
+    # the fix tactic does not check the guard condition; the kernel does, at Qed
+    ("forall n : nat, n + 0 = n", "fix f 1. intros n. apply f.", "Recursive definition of f is ill-formed"),
+    # the first bullet's goal is solved and the second is never focused: nothing is left in focus
+    ("True /\\ True", "split.\n- exact I.", "(in proof ratchet_goal): Attempt to save an incomplete proof"),
+]
+
+
+def test_what_only_qed_refuses_is_found_by_the_audit_in_a_group(pool):
+    good = [("forall a b : nat, a + b = b + a", "intros. lia."), ("forall a : nat, a <= a + 1", "intros. lia.")]
+    cases = [good[0], *[(s, p) for s, p, _ in ONLY_QED_REFUSES], good[1], ("True", "exact I.")]
+    tasks = [task(i, s, p) for i, (s, p) in enumerate(cases)]
+    with CoqVerifier(workers=1, timeout_s=10.0, header=FALLBACK_HEADER) as one:
+        verdicts = one.verify(tasks)  # one worker: all five go to one audit group
+    assert [v.status for v in verdicts] == [Status.VERIFIED, Status.REJECTED, Status.REJECTED,
+                                            Status.VERIFIED, Status.VERIFIED], [v.reason for v in verdicts]
+    for (_, _, text), v in zip(ONLY_QED_REFUSES, verdicts[1:3]):
+        assert text in v.reason and "ratchet__" not in v.reason, v  # reasons name the task, not the replay
+    assert [fresh_verify(t, header=FALLBACK_HEADER).status for t in tasks] == [v.status for v in verdicts]
+
+
+def test_a_qed_that_hangs_times_out_in_the_audit():
+    # exact_no_check skips the tactic-level type check, so phase 1 passes at once and the kernel's
+    # conversion check at Qed (in the audit's replay) runs for minutes. The policy refuses
+    # exact_no_check; it is switched off here to reach the audit's own timeout.
+    slow_qed = "exact_no_check (eq_refl (Nat.pow 2 100))."
+    with mock.patch.object(verifier_module, "check_coq_policy", lambda proof: ADMISSIBLE), \
+            CoqVerifier(workers=1, timeout_s=2.0, header=FALLBACK_HEADER) as v:
+        start = time.monotonic()
+        out = v.verify([task(0, "Nat.pow 2 100 = Nat.pow 2 100 * 1", slow_qed), task(1, "True", "exact I.")])
+    assert [o.status for o in out] == [Status.TIMEOUT, Status.VERIFIED], out
+    assert time.monotonic() - start < 20
 
 
 def test_results_come_back_in_input_order_with_one_or_two_workers(pool):

@@ -37,7 +37,7 @@ BATCH = [
     ("fake-sentinel", "True", 'idtac "No object of basename ratchet__s_0123456789abcdef". exact I.', "verified",
      "verified"),
     ("fake-closed", "False", 'idtac "Closed under the global context". idtac "No more goals.".', "rejected",
-     "rejected: Error"),
+     "rejected: the proof is incomplete"),
     ("fake-error", "True", 'idtac "Error: ratchet__e_0123456789abcdef not a defined object.". exact I.',
      "verified", "verified"),
     ("fake-prompt", "2 + 2 = 4", 'idtac "Coq < ratchet_goal < ". reflexivity.', "verified", "verified"),

@@ -4,11 +4,25 @@ Admission, in order (the first that fails decides the verdict):
 
 1. the static policy (``prover.coq.policy``) on the body, and sanity checks
    on the statement and the theorem name: no prover process sees a refused proof;
-2. phase 1 on a worker (see ``prover.coq.worker``): the theorem compiles with
-   no error, and what the theorem name denotes inhabits the statement as Coq
-   elaborated it before the proof ran (a Definition, which no proof text can subvert);
-3. phase 2: ``Print Assumptions`` answers exactly "Closed under the global
-   context" for it.
+2. phase 1 on a worker (see ``prover.coq.worker``), in the environment the
+   header made and nothing else: the statement elaborates, every tactic of the
+   body runs without error, and no goal is left;
+3. phase 2, the audit: the proof is compiled again, this time to the end
+   (``Qed``: the kernel checks the term), what the theorem name denotes must
+   inhabit the statement as Coq elaborated it before the proof ran (a
+   Definition, which no proof text can subvert), and ``Print Assumptions``
+   must answer exactly "Closed under the global context".
+
+Phase 1 judges every proof; the audit replays only the proofs that passed,
+many in one file, so one ``Print Assumptions`` (the expensive command: it walks
+every library proof the terms depend on) covers all of them. If a group fails,
+the proof that failed (or, for axioms, each half of the group) is audited
+again on its own, so every verdict and reason is the one the proof would get alone.
+
+Scheduling: phase 1 goes in small chunks that idle workers take from a shared
+queue, so a few slow proofs do not hold one worker up while the other waits;
+the audit groups are then cut so that their phase-1 times (a good estimate of
+their replay cost) are about equal.
 
 Threads are enough for concurrency: each worker thread spends its time
 waiting on its own coqtop, and coqtop does the work. A worker that times out,
@@ -22,12 +36,13 @@ import subprocess
 import threading
 import time
 from collections import deque
-from typing import Sequence
+from typing import Callable, Sequence
 
 from prover.coq.header import default_header
 from prover.coq.policy import check_coq_name, check_coq_policy, check_coq_statement
 from prover.coq.process import find_program
-from prover.coq.worker import CoqInfraError, CoqWorker, axioms_reason, closed
+from prover.coq.worker import (Audit, CoqInfraError, CoqWorker, Phase1, axioms_reason, closed, first_error,
+                               own_name)
 from prover.verdict import Progress, ProofTask, Status, Verdict
 
 
@@ -79,59 +94,102 @@ class _Slot:
             self.worker.close()
             self.worker = None
 
-    def run(self, tasks: list[ProofTask]) -> list[Verdict]:
-        """Verdicts for a prefix of ``tasks``, in order (all of them unless the worker had to be killed).
+    def phase1(self, tasks: list[ProofTask]) -> list[Phase1]:
+        """Phase 1 for a prefix of ``tasks``, in order (all of them unless the worker had to be killed).
 
         The caller puts the rest back in the queue, where any worker may take them.
         """
         try:
             worker = self.ensure()
         except CoqInfraError as err:
-            return [Verdict(Status.ERROR, f"error: {err}")] * len(tasks)
+            return [Phase1(Verdict(Status.ERROR, f"error: {err}"), 0.0)] * len(tasks)
         done, healthy = worker.check(tasks[:max(1, self.pool.recycle_after - worker.uses)], self.pool.timeout_s)
         if not healthy:
             self.drop()
-        verdicts: list[Verdict | None] = [p.verdict for p in done]
-        passed = [i for i, v in enumerate(verdicts) if v is None]
-        for i, v in zip(passed, self._audit([tasks[i] for i in passed], [done[i].seconds for i in passed])):
-            verdicts[i] = v
-        return verdicts  # type: ignore[return-value]  (every slot is filled by now)
+        return done
 
-    def _audit(self, tasks: list[ProofTask], seconds: list[float]) -> list[Verdict]:
-        """Verdicts from ``Print Assumptions`` for proofs that passed phase 1.
+    def audit(self, tasks: list[ProofTask], seconds: list[float]) -> list[Verdict]:
+        """Final verdicts for proofs that passed phase 1 (``seconds``: what phase 1 took for each).
 
-        The whole chunk is audited at once. If the answer is not "closed" (or
-        the worker fails), the chunk is halved and each half audited again, so
-        the proofs to blame are found in a few audits and each gets its own reason.
+        The group is replayed at once. If that fails, the proof it failed on is
+        audited alone, and those around it as groups again; if the assumptions
+        are not closed, each half is audited again. A proof audited alone is in
+        the same environment as in phase 1, so its verdict is its own.
         """
         if not tasks:
             return []
-        # Each replay already compiled within the timeout in phase 1; allow the same again plus slack.
+        single = len(tasks) == 1
+        # Alone, a proof gets the per-proof limit, as in phase 1. A group gets what its proofs took
+        # in phase 1 twice over, plus that limit: a timeout only means "look closer".
+        budget = self.pool.timeout_s if single else sum(seconds) * 2 + self.pool.timeout_s
         start = time.monotonic()
         try:
-            out = self._audit_once(tasks, sum(seconds) * 2 + self.pool.timeout_s)
+            result = self.ensure().audit(tasks, budget)
         except CoqInfraError as err:
             return [Verdict(Status.ERROR, f"error: {err}", seconds=s) for s in seconds]
-        share = (time.monotonic() - start) / len(tasks)
-        if out is not None and closed(out):
-            return [Verdict(Status.VERIFIED, "verified", seconds=s + share) for s in seconds]
-        if len(tasks) > 1:
-            half = len(tasks) // 2
-            return self._audit(tasks[:half], seconds[:half]) + self._audit(tasks[half:], seconds[half:])
-        took = seconds[0] + share
-        if out is None:
-            return [Verdict(Status.REJECTED, "rejected: the axiom check did not complete", seconds=took)]
-        # The replay ran under a fresh internal name: say the task's own name instead.
-        reason = axioms_reason([re.sub(r"ratchet__(?:pa|chk|acc)_[0-9a-f]+(?:_\d+)?", tasks[0].name, ln)
-                                for ln in out])
-        return [Verdict(Status.REJECTED, reason, tuple(out), took)]
-
-    def _audit_once(self, tasks: list[ProofTask], budget: float) -> list[str] | None:
-        """What Print Assumptions said for ``tasks``, or None if the worker failed (and was dropped)."""
-        out = self.ensure().audit(tasks, budget)
-        if out is None:
+        if result.outcome in ("timeout", "died", "output", "unknown"):
             self.drop()
-        return out
+        share = (time.monotonic() - start) / len(tasks)
+        if result.outcome == "assumptions" and closed(result.lines):
+            return [Verdict(Status.VERIFIED, "verified", seconds=s + share) for s in seconds]
+        if not single:
+            j = result.failed
+            if j is not None:
+                return (self.audit(tasks[:j], seconds[:j]) + self.audit([tasks[j]], [seconds[j]])
+                        + self.audit(tasks[j + 1:], seconds[j + 1:]))
+            half = len(tasks) // 2
+            return self.audit(tasks[:half], seconds[:half]) + self.audit(tasks[half:], seconds[half:])
+        return [_audit_verdict(tasks[0], result, seconds[0] + share, self.pool.timeout_s)]
+
+
+def _audit_verdict(task: ProofTask, result: Audit, seconds: float, timeout_s: float) -> Verdict:
+    """The verdict for one proof whose audit did not end in "closed"."""
+    lines = own_name(result.lines, task.name)  # the replay ran under an internal name: say the task's own
+    err = first_error(lines)
+    if result.outcome == "assumptions":
+        return Verdict(Status.REJECTED, axioms_reason(lines), tuple(lines), seconds)
+    if result.outcome == "compile":
+        return Verdict(Status.REJECTED, f"rejected: {err or 'the proof did not compile'}", tuple(lines), seconds)
+    if result.outcome == "check":
+        return Verdict(Status.REJECTED, f"rejected: {task.name} does not prove the stated statement"
+                       + (f" ({err})" if err else ""), tuple(lines), seconds)
+    if result.outcome == "timeout":
+        return Verdict(Status.TIMEOUT, f"timeout after {timeout_s:.1f}s", seconds=seconds)
+    if result.outcome == "died":
+        return Verdict(Status.REJECTED, lines[0] if lines else "rejected: coqtop died", seconds=seconds)
+    if result.outcome == "output":
+        return Verdict(Status.REJECTED, f"rejected: output limit ({lines[0] if lines else ''})", seconds=seconds)
+    return Verdict(Status.REJECTED, "rejected: the audit gave no usable answer"
+                   + (f" ({lines[0]})" if lines else ""), tuple(lines), seconds)
+
+
+_VM_CHECKED = re.compile(r"\b(?:lia|nia|psatz|lra|nra|omega)\b")
+
+
+def replay_cost(proof: str, phase1_s: float) -> float:
+    """What replaying a proof in the audit is expected to cost, from what its tactics took in phase 1.
+
+    The replay runs the tactics again and then Qed. For most proofs Qed is cheap; for the
+    arithmetic deciders it re-runs their certificate check in the kernel's VM, which measured
+    1 to 1.5 times the tactic's own time (Coq 8.16.1). About 3 ms per proof go to writing,
+    loading, checking and binding it. Only the balance between workers depends on this.
+    """
+    return phase1_s * (2.5 if _VM_CHECKED.search(proof) else 1.0) + 0.003
+
+
+def audit_groups(costs: list[float], groups: int) -> list[list[int]]:
+    """Indices into ``costs`` cut into ``groups`` groups of about equal total cost.
+
+    Longest first, each to the group with the least so far; each group keeps
+    the original order. Empty groups are dropped.
+    """
+    load = [0.0] * groups
+    members: list[list[int]] = [[] for _ in range(groups)]
+    for i in sorted(range(len(costs)), key=lambda i: -costs[i]):
+        g = min(range(groups), key=load.__getitem__)
+        load[g] += costs[i]
+        members[g].append(i)
+    return [sorted(m) for m in members if m]
 
 
 class CoqVerifier:
@@ -141,15 +199,20 @@ class CoqVerifier:
 
     def __init__(self, workers: int = 2, timeout_s: float = 10.0, memory_mb: int = 2048,
                  recycle_after: int = 500, header: str | None = None, chunk_size: int = 128,
-                 max_output_bytes: int = 1_000_000, coqtop: str = "coqtop"):
-        if workers < 1 or timeout_s <= 0 or memory_mb < 128 or recycle_after < 1 or chunk_size < 1:
-            raise ValueError("workers, recycle_after and chunk_size must be >= 1, timeout_s > 0, memory_mb >= 128")
+                 max_output_bytes: int = 1_000_000, coqtop: str = "coqtop", phase1_chunk: int = 8):
+        """``chunk_size`` caps an audit group (one ``Print Assumptions`` each); ``phase1_chunk`` is
+        how many proofs a worker takes from the queue at a time in phase 1."""
+        if workers < 1 or timeout_s <= 0 or memory_mb < 128 or recycle_after < 1 or chunk_size < 1 \
+                or phase1_chunk < 1:
+            raise ValueError("workers, recycle_after, chunk_size and phase1_chunk must be >= 1, timeout_s > 0, "
+                             "memory_mb >= 128")
         self.workers = workers
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.recycle_after = recycle_after
         self.header = default_header() if header is None else header
         self.chunk_size = chunk_size
+        self.phase1_chunk = phase1_chunk
         self.max_output_bytes = max_output_bytes
         self.coqtop = coqtop
         self._slots = [_Slot(self) for _ in range(workers)]
@@ -174,39 +237,81 @@ class CoqVerifier:
         pending = deque(i for i, v in enumerate(verdicts) if v is None)
         if progress and len(pending) < len(tasks):
             progress(len(tasks) - len(pending))
-        # One chunk per worker when the batch is small, chunk_size when it is large: each chunk pays
-        # one Print Assumptions, so fewer, larger chunks are cheaper; equal ones keep workers busy alike.
-        size = min(self.chunk_size, max(1, -(-len(pending) // self.workers)))
+        passed: list[tuple[int, float]] = []  # (task index, phase-1 seconds) of proofs the audit decides
+        lock = threading.Lock()
+
+        # Phase 1: small chunks from a shared queue, smaller still near its end, so that no worker is
+        # left with a long chunk while the others wait. A killed worker puts the rest of its chunk back.
+        def size() -> int:
+            return min(self.phase1_chunk, max(1, len(pending) // (2 * self.workers)))
+
+        def phase1(slot: _Slot, chunk: list[int]) -> list[int]:
+            done = slot.phase1([tasks[i] for i in chunk])
+            with lock:
+                for i, p in zip(chunk, done):
+                    if p.verdict is None:
+                        passed.append((i, p.seconds))
+                    else:
+                        verdicts[i] = p.verdict
+                if progress:
+                    progress(sum(p.verdict is not None for p in done))
+            return chunk[len(done):]
+
+        self._on_slots(pending, size, phase1)
+
+        # Phase 2: groups of about equal replay cost, at least one per worker, at most chunk_size each.
+        passed.sort()
+        groups = max(min(self.workers, len(passed)), -(-len(passed) // self.chunk_size))
+        costs = [replay_cost(tasks[i].proof, s) for i, s in passed]
+        queue = deque([passed[k] for k in g]
+                      for g in sorted(audit_groups(costs, groups), key=lambda g: -sum(costs[k] for k in g)))
+
+        def phase2(slot: _Slot, items: list[list[tuple[int, float]]]) -> list:
+            (group,) = items
+            got = slot.audit([tasks[i] for i, _ in group], [s for _, s in group])
+            with lock:
+                for (i, _), v in zip(group, got):
+                    verdicts[i] = v
+                if progress:
+                    progress(len(got))
+            return []
+
+        self._on_slots(queue, lambda: 1, phase2)
+        return verdicts  # type: ignore[return-value]  (every index was filled)
+
+    def _on_slots(self, queue: deque, size: Callable[[], int], work) -> None:
+        """Run ``work(slot, items)`` on every slot's thread until ``queue`` is empty.
+
+        Each call takes up to ``size()`` items and returns those it could not do,
+        which go back to the front of the queue for any slot. The first
+        exception raised on a slot's thread is raised here once all have stopped.
+        """
         cond = threading.Condition()
-        in_flight = 0  # chunks being checked: a worker that is killed puts the rest of its chunk back
+        in_flight = 0  # calls running: one that returns items may refill an empty queue
         failures: list[BaseException] = []
 
-        def take() -> list[int]:
-            """The next chunk; waits while others are busy and might put work back; [] when all is done."""
+        def take() -> list:
+            """The next items; waits while others are busy and might put work back; [] when all is done."""
             nonlocal in_flight
             with cond:
-                while not pending and in_flight:
+                while not queue and in_flight:
                     cond.wait()
-                chunk = [pending.popleft() for _ in range(min(size, len(pending)))]
-                in_flight += bool(chunk)
-                return chunk
+                items = [queue.popleft() for _ in range(min(size(), len(queue)))]
+                in_flight += bool(items)
+                return items
 
         def serve(slot: _Slot) -> None:
             nonlocal in_flight
             try:
-                while chunk := take():
-                    got: list[Verdict] = []
+                while items := take():
+                    back = items
                     try:
-                        got = slot.run([tasks[i] for i in chunk])
+                        back = work(slot, items)
                     finally:
                         with cond:
-                            for i, v in zip(chunk, got):
-                                verdicts[i] = v
-                            pending.extendleft(reversed(chunk[len(got):]))  # after a kill: back to the queue
+                            queue.extendleft(reversed(back))
                             in_flight -= 1
                             cond.notify_all()
-                            if progress:
-                                progress(len(got))
             except BaseException as err:  # re-raised in the caller's thread below
                 failures.append(err)
 
@@ -218,7 +323,6 @@ class CoqVerifier:
             th.join()
         if failures:
             raise failures[0]
-        return verdicts  # type: ignore[return-value]  (every index was filled)
 
     def close(self) -> None:
         for slot in self._slots:

@@ -1,15 +1,34 @@
 """One persistent ``coqtop`` process: the header loaded once, then many proofs, each undone after use.
 
+Each proof is a file, run with ``Load``
+---------------------------------------
+The worker writes every proof into a file of its own, in a private directory,
+and runs it with one top-level command, ``Load "<file>"``. The file ends with
+a sentence that always fails (it names an unguessable constant), so the Load
+always fails, and coqtop's answer to a failed command is to return to the
+state before it: every definition, option, notation, hint or tactic the proof
+made is gone before the next proof starts, exactly as the header left it.
+This replaces an explicit ``Reset``, and it is what makes the pool fast:
+
+* ``Load`` stops at the first error, as ``coqc`` does; coqtop reading from a
+  pipe would go on running every later sentence of a failed proof;
+* an error made inside a proof, then undone with ``Reset``, leaves coqtop's
+  document a little longer each time, and every later Reset and error pays
+  for all of them (measured on Coq 8.16.1: a failed proof cost 9 ms, and
+  165 ms after 800 failed proofs); a failed top-level ``Load`` leaves nothing
+  behind, so a failed proof costs about 0.5 ms however many came before.
+
 Talking to coqtop over a pipe
 -----------------------------
-coqtop reads sentences from stdin; it writes messages (command output, and
-anything a proof prints with ``idtac``) to stdout, and prompts and errors to
-stderr. The two pipes are read separately, so text a proof prints can never be
-taken for an error, and an error is never looked for where a proof can write.
+coqtop writes messages (command output, and anything a proof prints with
+``idtac``) to stdout, and prompts, warnings and errors to stderr. The two pipes
+are read separately, so text a proof prints can never be taken for an error,
+and an error is never looked for where a proof can write.
 
 A proof can print anything, so nothing it prints may look like the verifier's
-own markers. Every part of a request therefore ends with a mark on each
-stream, named by a nonce of 64 random bits drawn after the proof was written:
+own markers. Every marker is named by a nonce of 64 random bits drawn after
+the proof was written, and a proof cannot read the file it is in. After each
+top-level command the worker sends a mark, answered on each stream:
 
     Locate ratchet__s_<nonce>.   stdout: No object of basename ratchet__s_<nonce>
     Set Ratchet_<nonce>.         stderr: Warning: There is no flag or option with this
@@ -18,41 +37,48 @@ stream, named by a nonce of 64 random bits drawn after the proof was written:
 Neither answer occurs in the request text (which says ``Locate ...`` and
 ``Set Ratchet_...`` without quotes), so neither an echo of the input in an
 error message nor a proof's output can forge it, and what each stream says
-between two marks belongs to the commands between them. The stderr mark is a
-warning, not an error, on purpose: every error makes coqtop's document grow a
-branch that Reset does not remove, and each later command gets slower.
+between two marks belongs to the command between them.
 
-What one proof costs
---------------------
-All of a chunk's proofs go to coqtop in a single write and are read back in
-order: one round trip per chunk, not per sentence. For each proof (phase 1):
+What one proof's file says (phase 1)
+------------------------------------
+::
 
-    Definition ratchet__st_<n> : Type := (<statement>).   -> an error: bad statement (infra error)
-    Theorem <name> : <statement>. Proof. <body> Qed.     -> any error: rejected, with Coq's message
-    Definition ratchet__chk_<n> : ratchet__st_<n> := <name>.
-                                        -> an error: the theorem does not prove the statement
-    Reset ratchet__marker.                   -> the environment is as the header left it
+    Definition ratchet__st_<a> : Type := (<statement>).
+    Locate ratchet__s_<b>.                  -> stdout: the statement elaborated
+    Theorem <name> : <statement>.
+    Proof.
+    <body>
+    Qed.
+    Locate ratchet__s_<c>.                  -> stdout: the proof compiled
+    Definition ratchet__chk_<d> : ratchet__st_<a> := <name>.
+    Locate ratchet__chk_<d>.                -> stdout: what <name> denotes inhabits the statement
+    Check ratchet__undo_<e>.                -> the error that undoes the Load
+
+The first error stops the file; which of the ``Locate`` answers came before it
+says which part failed, and the error itself (on stderr) says why. The statement
+is bound before the proof runs, under a name no proof can guess, and checked
+by the elaborator and the kernel, not by a tactic the body could have shadowed.
 
 ``Print Assumptions`` is the expensive check (about 0.3 s for a proof that uses
 ``lia``: it walks every opaque proof the theorem depends on, and Coq keeps no
 cache between calls). Phase 2 therefore replays a chunk's accepted proofs
-under fresh names, binds them in one tuple and prints the assumptions of that
-tuple once; a shared dependency is walked once for the whole chunk. Only if
-the tuple is not closed (which the static policy makes rare) are the proofs
-audited in smaller groups, down to one, so the reason names a proof's own axioms.
-Each phase ends with a Reset, so every proof in phase 1 runs in exactly the
-environment the header made.
+under fresh names in one file, binds them in one tuple and prints the
+assumptions of that tuple once; a shared dependency is walked once for the
+whole chunk. Only if the tuple is not closed (which the static policy makes
+rare) are the proofs audited in smaller groups, down to one, so the reason
+names a proof's own axioms. That file is undone like any other.
 """
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from prover.coq.process import Interactive, OutputLimit, ProcessDied, ProcessTimeout, find_program
 from prover.verdict import ProofTask, Status, Verdict
 
-MARKER = "ratchet__marker"
 CLOSED = "Closed under the global context"
 # coqtop flags shared with the fresh-process baseline: no rc file; native_compute off (it
 # would compile and run OCaml outside the kernel; the policy refuses it as well).
@@ -80,7 +106,27 @@ def _read_part(process: Interactive, nonce: str, deadline: float) -> tuple[list[
     return out, err
 
 
-_RESET = f"Abort All.\nReset {MARKER}.\nDefinition {MARKER} := tt.\n"
+def _undo(nonce: str) -> str:
+    """The last sentence of every file: it always fails, so coqtop undoes the whole Load."""
+    return f"Check ratchet__undo_{nonce}.\n"
+
+
+def _undone(err: list[str], nonce: str) -> bool:
+    """Whether the Load failed at its last sentence, i.e. everything before it ran and was undone."""
+    return first_error(err) == f"Error: The reference ratchet__undo_{nonce} was not found in the current environment."
+
+
+def _coq_string(text: str) -> str:
+    """``text`` as a Coq string literal (a double quote is written twice)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _after(lines: list[str], wanted: str, start: int = 0) -> int | None:
+    """The index just past the first line equal to ``wanted`` at or after ``start``; None if absent."""
+    try:
+        return lines.index(wanted, start) + 1
+    except ValueError:
+        return None
 
 
 def first_error(lines: list[str]) -> str | None:
@@ -130,9 +176,36 @@ def closed(lines: list[str]) -> bool:
 
 @dataclass
 class Phase1:
-    """What phase 1 concluded about one task: a final verdict, or 'passed, needs the axiom audit'."""
+    """What phase 1 concluded about one task: a final verdict, or 'passed, needs the audit'."""
     verdict: Verdict | None
     seconds: float
+
+
+@dataclass
+class Audit:
+    """What replaying a group of proofs in one file (phase 2) showed.
+
+    ``outcome`` is one of:
+
+    * ``"assumptions"``: every proof compiled, was kept, and proves its statement;
+      ``lines`` is what ``Print Assumptions`` said of all of them together;
+    * ``"compile"`` or ``"check"``: proof number ``failed`` did not compile (``Qed``
+      included), or what it defined does not prove its statement; ``lines`` holds the error;
+    * ``"timeout"``, ``"died"``, ``"output"``: the worker had to be killed (``lines``
+      holds coqtop's last words when it died);
+    * ``"unknown"``: the answer made no sense (the worker is not to be trusted).
+    """
+    outcome: str
+    lines: list[str]
+    failed: int | None = None
+
+
+_INTERNAL_NAME = re.compile(r"ratchet__(?:pa|chk|acc)_[0-9a-f]+(?:_\d+)?")
+
+
+def own_name(lines: list[str] | tuple[str, ...], name: str) -> list[str]:
+    """Coq's messages about a replayed proof, with its internal name replaced by the task's own."""
+    return [_INTERNAL_NAME.sub(name, ln) for ln in lines]
 
 
 class CoqWorker:
@@ -143,11 +216,11 @@ class CoqWorker:
             raise CoqInfraError(f"{coqtop} not found on PATH; install Coq (Debian/Ubuntu: apt-get install coq)")
         self.uses = 0
         self.process = Interactive([path, *COQ_FLAGS], memory_mb, max_output_bytes)
+        self.files = Path(self.process.workdir)  # proofs are written here; it goes when the process does
         n = _nonce()
         # Silent: coqtop would otherwise print every goal after every tactic, which costs time and output.
         # The unknown-option warning is the stderr mark: make sure the header did not silence it.
-        self.process.send(f'{header}\nSet Warnings "unknown-option".\nSet Silent.\n'
-                          f"Definition {MARKER} := tt.\n{_mark(n)}")
+        self.process.send(f'{header}\nSet Warnings "unknown-option".\nSet Silent.\n{_mark(n)}')
         try:
             _, lines = _read_part(self.process, n, time.monotonic() + startup_timeout_s)
         except ProcessTimeout:
@@ -168,124 +241,159 @@ class CoqWorker:
     def close(self) -> None:
         self.process.kill()
 
-    # -- phase 1: compile each proof in the pristine environment -------------------------------
+    @staticmethod
+    def _restored(err: list[str]) -> bool:
+        """Whether coqtop undid a Load: it does so exactly when the Load failed, which it reports on stderr."""
+        return first_error(err) is not None
+
+    def _load(self, text: str) -> tuple[str, Path]:
+        """Write ``text`` to a new file; the command that runs it, and the file."""
+        path = self.files / f"p_{_nonce()}.v"
+        path.write_text(text, encoding="utf-8")
+        return f"Load {_coq_string(str(path))}.\n", path
+
+    # -- phase 1: run each proof's tactics in the pristine environment -------------------------
 
     def check(self, tasks: list[ProofTask], timeout_s: float) -> tuple[list[Phase1], bool]:
         """Phase 1 for a chunk, in one write. Returns results for a prefix of ``tasks``.
 
         The second value is False when the worker had to be killed (timeout,
-        death, output flood, failed reset): the prefix then ends with the task
-        that did it, and the rest must go to a new worker.
+        death, output flood) or its state can no longer be trusted (a Load that
+        was not undone): the prefix then ends with the task that did it, and
+        the rest must go to a new worker.
         """
-        plans = []
-        text = []
+        plans, commands, files = [], [], []
         for t in tasks:
-            n = [_nonce() for _ in range(4)]
+            n = [_nonce() for _ in range(6)]
+            command, path = self._load(
+                f"Definition ratchet__st_{n[0]} : Type := ({t.statement}).\nLocate ratchet__s_{n[1]}.\n"
+                f"Theorem {t.name} : {t.statement}.\nProof.\n{t.proof}\n"
+                # No goal may be left, shelved ones included (Qed refuses those too). Qed's kernel
+                # check is left to the audit, which must compile the proof again anyway to keep
+                # its term: done once, not twice. Outside a proof, Unshelve fails as Qed would.
+                f'Unshelve.\nall: fail "ratchet__open_{n[2]}".\nLocate ratchet__s_{n[3]}.\n{_undo(n[4])}')
             plans.append(n)
-            text.append(
-                # The statement, elaborated before the proof runs, under a name no proof can guess:
-                # nothing the body does (redefining a name, a notation, a tactic) can change it.
-                f"Definition ratchet__st_{n[0]} : Type := ({t.statement}).\n{_mark(n[0])}"
-                f"Theorem {t.name} : {t.statement}.\nProof.\n{t.proof}\nQed.\n{_mark(n[1])}"
-                # Whatever the name now denotes must inhabit that statement: checked by the
-                # elaborator and the kernel, not by a tactic the body could have shadowed.
-                f"Abort All.\nDefinition ratchet__chk_{n[0]} : ratchet__st_{n[0]} := {t.name}.\n"
-                f"Locate ratchet__chk_{n[0]}.\n{_mark(n[2])}"
-                f"{_RESET}{_mark(n[3])}")
-        self.process.send("".join(text))
+            files.append(path)
+            commands.append(command + _mark(n[5]))
+        self.process.send("".join(commands))
         results: list[Phase1] = []
         start = time.monotonic()
-        for t, n in zip(tasks, plans):
-            deadline = start + timeout_s
-            try:
-                _, statement_err = _read_part(self.process, n[0], deadline)
-                _, proof_err = _read_part(self.process, n[1], deadline)  # what the proof printed: ignored
-                check_out, check_err = _read_part(self.process, n[2], deadline)
-                _, reset_err = _read_part(self.process, n[3], deadline)
-            except ProcessTimeout:
-                results.append(Phase1(Verdict(Status.TIMEOUT, f"timeout after {timeout_s:.1f}s",
-                                              seconds=timeout_s), timeout_s))
-                return results, False
-            except ProcessDied as died:
-                tail = " ".join(died.last_output.split())[-200:]  # coqtop's last words on stderr
-                results.append(Phase1(Verdict(Status.REJECTED, f"rejected: coqtop died ({tail or 'no output'})",
-                                              seconds=time.monotonic() - start), time.monotonic() - start))
-                return results, False
-            except OutputLimit as exc:
-                results.append(Phase1(Verdict(Status.REJECTED, f"rejected: output limit ({exc})",
-                                              seconds=time.monotonic() - start), time.monotonic() - start))
-                return results, False
-            now = time.monotonic()
-            seconds = now - start
-            start = now
-            self.uses += 1
-            results.append(Phase1(self._judge_phase1(t, n[0], statement_err, proof_err, check_out, check_err,
-                                                     seconds), seconds))
-            if first_error(reset_err):
-                # Nothing a tactic proof does should stop a Reset; if it did, do not trust this worker.
-                results[-1] = Phase1(Verdict(Status.REJECTED, "rejected: the worker's state could not be "
-                                             f"restored ({first_error(reset_err)})", seconds=seconds), seconds)
-                return results, False
-        return results, True
+        try:
+            for t, n in zip(tasks, plans):
+                try:
+                    out, err = _read_part(self.process, n[5], start + timeout_s)
+                except ProcessTimeout:
+                    results.append(Phase1(Verdict(Status.TIMEOUT, f"timeout after {timeout_s:.1f}s",
+                                                  seconds=timeout_s), timeout_s))
+                    return results, False
+                except ProcessDied as died:
+                    took = time.monotonic() - start
+                    results.append(Phase1(Verdict(Status.REJECTED, _died(died), seconds=took), took))
+                    return results, False
+                except OutputLimit as exc:
+                    took = time.monotonic() - start
+                    results.append(Phase1(Verdict(Status.REJECTED, f"rejected: output limit ({exc})",
+                                                  seconds=took), took))
+                    return results, False
+                now = time.monotonic()
+                seconds, start = now - start, now
+                self.uses += 1
+                verdict = self._judge_phase1(n, out, err, seconds)
+                if not self._restored(err):
+                    # The Load did not fail, so coqtop did not undo it: whatever the proof left
+                    # behind is still there. Judge nothing else on this worker.
+                    results.append(Phase1(verdict or Verdict(Status.REJECTED, "rejected: the worker's state could "
+                                                             "not be restored after the proof", seconds=seconds),
+                                          seconds))
+                    return results, False
+                if verdict is None and not _undone(err, n[4]):
+                    verdict = Verdict(Status.REJECTED, f"rejected: unexpected error after the proof: "
+                                      f"{first_error(err)}", all_errors(err), seconds)
+                results.append(Phase1(verdict, seconds))
+            return results, True
+        finally:
+            for path in files:
+                path.unlink(missing_ok=True)
 
     @staticmethod
-    def _judge_phase1(task: ProofTask, token: str, statement_err: list[str], proof_err: list[str],
-                      check_out: list[str], check_err: list[str], seconds: float) -> Verdict | None:
-        """The verdict from phase 1's output, or None when the proof passed (the axiom audit decides).
+    def _judge_phase1(n: list[str], out: list[str], err: list[str], seconds: float) -> Verdict | None:
+        """The verdict from phase 1's output, or None when the proof passed (the audit decides).
 
-        Errors are read from stderr, which a proof cannot write to; stdout is
-        read only after the proof is over, for Coq's answer to ``Locate``.
+        Which parts of the file ran is read from stdout answers that name
+        nonces the proof could not know; why one failed is read from stderr,
+        which a proof cannot write to.
         """
-        err = first_error(statement_err)
-        if err:
-            return Verdict(Status.ERROR, f"error: the statement does not elaborate: {err}",
-                           all_errors(statement_err), seconds)
-        # Any error while the body ran fails the proof, as coqc would stop at it
-        # (coqtop goes on after an error, so a later tactic could otherwise paper over it).
-        err = first_error(proof_err)
-        if err:
-            return Verdict(Status.REJECTED, f"rejected: {err}", all_errors(proof_err), seconds)
-        defined = any(ln.startswith("Constant ") and ln.endswith(f".ratchet__chk_{token}") for ln in check_out)
-        if not defined or first_error(check_err):
-            why = first_error(check_err)
-            return Verdict(Status.REJECTED, f"rejected: {task.name} does not prove the stated statement"
-                           + (f" ({why})" if why else ""), all_errors(check_err), seconds)
+        why = first_error(err)
+        elaborated = _after(out, f"No object of basename ratchet__s_{n[1]}")
+        if elaborated is None:
+            return Verdict(Status.ERROR, f"error: the statement does not elaborate: {why or 'no answer'}",
+                           all_errors(err), seconds)
+        # Any error while the body ran fails the proof, as coqc would stop at it.
+        if _after(out, f"No object of basename ratchet__s_{n[3]}", elaborated) is None:
+            if why is not None and f"ratchet__open_{n[2]}" in why:
+                return Verdict(Status.REJECTED, "rejected: the proof is incomplete (goals remain after its "
+                               "last tactic)", all_errors(err), seconds)
+            return Verdict(Status.REJECTED, f"rejected: {why or 'the proof did not run'}", all_errors(err), seconds)
         return None
 
-    # -- phase 2: print the assumptions of the accepted proofs ---------------------------------
+    # -- phase 2: compile the passed proofs again, keep them, print their assumptions ----------
 
-    def audit(self, tasks: list[ProofTask], timeout_s: float) -> list[str] | None:
-        """``Print Assumptions`` output for all of ``tasks`` at once, or None if the worker failed.
+    def audit(self, tasks: list[ProofTask], timeout_s: float) -> Audit:
+        """Replay ``tasks`` in one file and print the assumptions of all of them at once.
 
-        The proofs are replayed under fresh names, each is checked against its
-        statement, and all are bound in one tuple, so a dependency they share is
-        walked once. Raises nothing; on a timeout or death the worker is
+        Each proof is compiled (``Qed``: the kernel checks the term) under a
+        fresh name and checked against its statement; all are bound in one
+        tuple, so a dependency they share is walked once by ``Print Assumptions``.
+        The file stops at the first failure, which is reported with the
+        failing proof's position. On a timeout, death or flood the worker is
         unusable and the caller replaces it.
         """
         tag = _nonce()
         k = len(tasks)
-        n = [_nonce() for _ in range(3)]
+        n = [_nonce() for _ in range(4)]
+        marks = [(_nonce(), _nonce()) for _ in tasks]
         # Statements and the pairing function are bound under unguessable names before any
         # proof is replayed, so no replayed proof can change what the checks below mean.
         parts = [f"Definition ratchet__st_{tag}_{i} : Type := ({t.statement}).\n" for i, t in enumerate(tasks)]
         parts.append(f"Definition ratchet__pair_{tag} := @pair.\nDefinition ratchet__acc_{tag}_0 := tt.\n")
-        parts += [f"Theorem ratchet__pa_{tag}_{i} : {t.statement}.\nProof.\n{t.proof}\nQed.\n"
-                  for i, t in enumerate(tasks)]
-        parts.append("Abort All.\n")
-        for i in range(k):
-            parts.append(f"Definition ratchet__chk_{tag}_{i} : ratchet__st_{tag}_{i} := ratchet__pa_{tag}_{i}.\n"
+        for i, t in enumerate(tasks):
+            parts.append(f"Theorem ratchet__pa_{tag}_{i} : {t.statement}.\nProof.\n{t.proof}\nQed.\n"
+                         f"Locate ratchet__s_{marks[i][0]}.\n"
+                         f"Definition ratchet__chk_{tag}_{i} : ratchet__st_{tag}_{i} := ratchet__pa_{tag}_{i}.\n"
                          f"Definition ratchet__acc_{tag}_{i + 1} := ratchet__pair_{tag} _ _ "
-                         f"ratchet__chk_{tag}_{i} ratchet__acc_{tag}_{i}.\n")
-        parts.append(f"{_mark(n[0])}Print Assumptions ratchet__acc_{tag}_{k}.\n{_mark(n[1])}{_RESET}{_mark(n[2])}")
-        self.process.send("".join(parts))
-        deadline = time.monotonic() + timeout_s
+                         f"ratchet__chk_{tag}_{i} ratchet__acc_{tag}_{i}.\nLocate ratchet__s_{marks[i][1]}.\n")
+        # Every replayed proof has run by the first Locate: nothing after it is the proofs' output.
+        parts.append(f"Locate ratchet__s_{n[0]}.\nPrint Assumptions ratchet__acc_{tag}_{k}.\n"
+                     f"Locate ratchet__s_{n[1]}.\n{_undo(n[2])}")
+        command, path = self._load("".join(parts))
+        self.process.send(command + _mark(n[3]))
         try:
-            _read_part(self.process, n[0], deadline)  # the replay's own output: not trusted, not read
-            assumptions, errors = _read_part(self.process, n[1], deadline)
-            _, reset_err = _read_part(self.process, n[2], deadline)
-        except (ProcessTimeout, ProcessDied, OutputLimit):
-            return None
-        if first_error(reset_err):
-            return None
-        # A failed replay leaves no tuple to print: report the error, which is not "closed".
-        return assumptions + [ln for ln in errors if ln.startswith("Error")]
+            out, err = _read_part(self.process, n[3], time.monotonic() + timeout_s)
+        except ProcessTimeout:
+            return Audit("timeout", [])
+        except ProcessDied as died:
+            return Audit("died", [_died(died)])
+        except OutputLimit as exc:
+            return Audit("output", [str(exc)])
+        finally:
+            path.unlink(missing_ok=True)
+        if not self._restored(err):
+            return Audit("unknown", ["the replay was not undone"])
+        at = 0
+        for i, (compiled, checked) in enumerate(marks):
+            ok = _after(out, f"No object of basename ratchet__s_{compiled}", at)
+            if ok is None:
+                return Audit("compile", list(all_errors(err)), i)
+            at = _after(out, f"No object of basename ratchet__s_{checked}", ok)
+            if at is None:
+                return Audit("check", list(all_errors(err)), i)
+        begin = _after(out, f"No object of basename ratchet__s_{n[0]}", at)
+        end = _after(out, f"No object of basename ratchet__s_{n[1]}", begin or at)
+        if begin is None or end is None or not _undone(err, n[2]):
+            return Audit("unknown", list(all_errors(err)) or ["Print Assumptions gave no answer"])
+        return Audit("assumptions", out[begin:end - 1])
+
+
+def _died(died: ProcessDied) -> str:
+    tail = " ".join(died.last_output.split())[-200:]  # coqtop's last words on stderr
+    return f"rejected: coqtop died ({tail or 'no output'})"
