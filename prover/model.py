@@ -263,10 +263,15 @@ def library_versions() -> dict[str, str]:
             "tokenizers": tokenizers.__version__}
 
 
-def bootstrap_key(cfg: BootstrapConfig, corpus: list[str], warmstart: list[tuple[str, str]], seed: int) -> str:
-    blob = json.dumps({"recipe": RECIPE_VERSION, "cfg": cfg.model_dump(mode="json"), "corpus": corpus,
-                       "warmstart": [list(p) for p in warmstart], "seed": seed, "versions": library_versions()},
-                      sort_keys=True, ensure_ascii=False)
+def bootstrap_key(cfg: BootstrapConfig, corpus: list[str], warmstart: list[tuple[str, str]], seed: int,
+                  device: str = "cpu") -> str:
+    fields = {"recipe": RECIPE_VERSION, "cfg": cfg.model_dump(mode="json"), "corpus": corpus,
+              "warmstart": [list(p) for p in warmstart], "seed": seed, "versions": library_versions()}
+    # A model trained on a GPU (bf16 autocast, other kernels) has other weights than one trained on
+    # the CPU, so the two must not share a cache entry. CPU keys predate this field and are kept.
+    if device.split(":")[0] != "cpu":
+        fields["device"] = device.split(":")[0]
+    blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -301,14 +306,14 @@ def bootstrap_base_model(cfg: BootstrapConfig, corpus: list[str], warmstart: lis
     """Train (or reuse) the tiny base prover; returns a directory loadable by `load_policy`.
 
     The directory is ``cache_dir/<hash>``, the hash covering the config, corpus, warm-start
-    pairs, seed, recipe version and library versions. It is trained in a temporary directory
+    pairs, seed, recipe version, library versions and the kind of device it trains on. It is trained in a temporary directory
     and renamed into place with ``done.json`` already written, so a directory that exists is
     complete; a directory without the marker (written by something else) is rebuilt.
     """
     if not warmstart:
         raise ValueError("bootstrap: the warm-start pool is empty; there is nothing to train the base prover on")
     cache_dir = Path(cache_dir)
-    final = cache_dir / bootstrap_key(cfg, corpus, warmstart, seed)
+    final = cache_dir / bootstrap_key(cfg, corpus, warmstart, seed, device)
     if is_complete(final):
         return final
     t0 = time.time()

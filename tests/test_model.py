@@ -101,3 +101,15 @@ def test_load_policy_casts_to_requested_dtype(tiny_base):
     model, _ = load_policy(tiny_base, None, "cpu", "bfloat16")
     assert next(model.parameters()).dtype == torch.bfloat16
     assert math.isfinite(model(input_ids=torch.tensor([[1, 5, 6]])).logits.float().sum().item())
+
+
+def test_bootstrap_cache_key_separates_devices_but_keeps_cpu_keys():
+    from prover.model import bootstrap_key
+
+    pairs = tiny_pairs()[:4]
+    corpus = tiny_corpus(pairs)
+    cpu = bootstrap_key(TINY, corpus, pairs, 0)
+    assert bootstrap_key(TINY, corpus, pairs, 0, "cpu") == cpu  # existing CPU caches stay valid
+    assert bootstrap_key(TINY, corpus, pairs, 0, "cuda") != cpu
+    assert bootstrap_key(TINY, corpus, pairs, 0, "cuda:1") == bootstrap_key(TINY, corpus, pairs, 0, "cuda")
+    assert bootstrap_key(TINY, corpus, pairs, 1) != cpu
