@@ -21,8 +21,8 @@ again on its own, so every verdict and reason is the one the proof would get alo
 
 Scheduling: phase 1 goes in small chunks that idle workers take from a shared
 queue, so a few slow proofs do not hold one worker up while the other waits;
-the audit groups are then cut so that their phase-1 times (a good estimate of
-their replay cost) are about equal.
+the audit groups are then cut so that their expected replay times (estimated
+from phase-1 times by ``replay_cost``) are about equal.
 
 Threads are enough for concurrency: each worker thread spends its time
 waiting on its own coqtop, and coqtop does the work. A worker that times out,
