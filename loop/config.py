@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+# The configs prover code takes are defined in prover/ (which never imports loop/); composed here.
+from prover.config import (DEFAULT_MEMORY_MB, BootstrapConfig, LoraConfig, SamplingConfig, Strict,  # noqa: F401
+                           VerifierConfig)
 
 
 class TheoremsConfig(Strict):
@@ -25,35 +25,12 @@ class TheoremsConfig(Strict):
     generator_seed: int = Field(0, description="seed of the theorem generator; theorem ids do not depend on it")
 
 
-class BootstrapConfig(Strict):
-    """A tiny Llama-style model built from config and fully fine-tuned on the warm-start pool."""
-    vocab_size: int = Field(512, ge=64)
-    hidden_size: int = Field(128, ge=16)
-    num_layers: int = Field(4, ge=1)
-    num_heads: int = Field(4, ge=1)
-    intermediate_size: int = Field(384, ge=16)
-    max_position: int = Field(256, ge=32)
-    steps: int = Field(600, ge=1, description="optimizer steps of the warm-start fine-tune")
-    batch_size: int = Field(32, ge=1)
-    lr: float = Field(2e-3, gt=0)
-    samples_per_theorem: int = Field(1, ge=1, description="reference proofs per warm-start theorem")
-
-
 class ModelConfig(Strict):
     name_or_path: str | None = Field(None, description="local HF causal-LM directory; null = bootstrap a tiny model")
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
     cache_dir: str = Field(".cache/ratchet", description="where bootstrapped base models are cached by config hash")
     dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="auto = bf16 on CUDA, fp32 on CPU")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-
-
-class SamplingConfig(Strict):
-    k: int = Field(8, ge=1, description="proofs sampled per training-pool theorem each round")
-    temperature: float = Field(1.0, gt=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    top_k: int = Field(0, ge=0, description="0 = off")
-    max_new_tokens: int = Field(64, ge=1)
-    batch_size: int = Field(128, ge=1, description="sequences decoded together (KV cache)")
 
 
 class EvalConfig(Strict):
@@ -67,14 +44,6 @@ class EvalConfig(Strict):
         if self.k > self.n:
             raise ValueError(f"eval.k ({self.k}) must be <= eval.n ({self.n})")
         return self
-
-
-class VerifierConfig(Strict):
-    workers: int = Field(2, ge=1)
-    timeout_s: float = Field(10.0, gt=0, description="wall-clock limit per proof")
-    memory_mb: int | None = Field(None, ge=128, description="address-space limit per prover process (MB); "
-                                  "null = the backend's default (loop.run.DEFAULT_MEMORY_MB)")
-    recycle_after: int = Field(500, ge=1, description="replace a worker after this many proofs")
 
 
 class GateConfig(Strict):
@@ -92,17 +61,6 @@ class SelectConfig(Strict):
     per_theorem_cap: int = Field(4, ge=1, description="max distinct admitted proofs per theorem per round")
     policy: Literal["accumulate", "replace", "mix"] = "accumulate"
     fresh_fraction: float = Field(0.0, ge=0, le=1, description="mix: share of warm-start data added each round")
-
-
-class LoraConfig(Strict):
-    r: int = Field(16, ge=1)
-    alpha: int = Field(32, ge=1)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    lr: float = Field(2e-3, gt=0)
-    epochs: int = Field(3, ge=1)
-    batch_size: int = Field(32, ge=1)
-    init: Literal["base", "continue"] = Field("base", description="train each round from the base model or the last adapter")
-    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
 
 
 class RunConfig(Strict):

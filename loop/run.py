@@ -40,9 +40,6 @@ from prover.verdict import ProofTask, Status, Verdict
 CHUNK_THEOREMS = 48  # theorems sampled, verified and committed together; the unit a kill can lose
 LIBRARIES = ("torch", "transformers", "peft", "tokenizers", "accelerate", "pydantic", "numpy")
 ROOT = Path(__file__).resolve().parent.parent
-# Address-space limit per prover process when the config leaves it empty: coqtop with the Arith/Lia/ZArith
-# header stays well under 1 GB; a core-Lean REPL needs several GB of address space.
-DEFAULT_MEMORY_MB = {"coq": 2048, "lean": 8192}
 
 
 class RunDirError(RuntimeError):
@@ -166,7 +163,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
     backend = resolve_backend(cfg.backend)
     v = cfg.verifier
     verifier = make_verifier(backend, workers=v.workers, timeout_s=v.timeout_s,
-                             memory_mb=v.memory_mb or DEFAULT_MEMORY_MB[backend],
+                             memory_mb=v.memory_for(backend),
                              recycle_after=v.recycle_after)
     store = Store(out / "run.db")
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from loop.config import LoraConfig
+from prover.config import LoraConfig
 from prover.model import (encode_example, epoch_batches, hf_quiet, loss_bar, resolve_device, resolve_dtype,
                           train_steps)
 

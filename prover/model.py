@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import torch
-from loop.config import BootstrapConfig
+from prover.config import BootstrapConfig
 
 # ---------------------------------------------------------------------------
 # Prompt format. The model writes only the proof body; everything else is ours.
