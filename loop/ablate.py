@@ -76,7 +76,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from loop.config import ConfigError, RunConfig, dump_config, load_config, read_yaml_mapping, validate_config
+from loop.config import (ConfigError, RunConfig, dump_config, load_config, read_yaml_mapping, set_dotted,
+                         validate_config)
 
 TOP_KEYS = ("name", "base_config", "base", "arms", "grid", "arm_timeout_s")
 # short names for the keys that are varied most; any other key is named by its dotted path
@@ -116,16 +117,6 @@ def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
         else:
             out[dotted] = value
     return out
-
-
-def set_dotted(data: dict, key: str, value: Any) -> None:
-    node = data
-    parts = key.split(".")
-    for i, part in enumerate(parts[:-1]):
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"{key}: {'.'.join(parts[:i + 1])} is not a section")
-    node[parts[-1]] = value
 
 
 def _with_values(base: dict, values: dict[str, Any]) -> dict:

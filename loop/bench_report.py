@@ -2,7 +2,7 @@
 
     python -m loop.bench_report --attempts 100000
 
-builds a synthetic run with that many attempts (tests/synthetic_run.py), times
+builds a synthetic run with that many attempts (loop/synthetic_run.py), times
 `ratchet report` on it as a subprocess, and opens the file in headless
 Chromium to time the page load, the first table render and a search.
 
@@ -230,19 +230,9 @@ class HeadlessChromium:
 
 # -- the benchmark -------------------------------------------------------------------------
 
-def _synthetic():
-    """tests/synthetic_run.py lives beside the package in the repository, not inside it."""
-    tests = Path(__file__).resolve().parents[1] / "tests"
-    if not (tests / "synthetic_run.py").exists():
-        raise SystemExit(f"{tests}/synthetic_run.py not found: run this from a checkout of the repository")
-    sys.path.insert(0, str(tests))
-    from synthetic_run import make_synthetic_run
-
-    return make_synthetic_run
-
-
 def bench(attempts: int, rounds: int, workdir: Path, search_id: str | None = None) -> dict:
-    make_synthetic_run = _synthetic()
+    from loop.synthetic_run import make_synthetic_run
+
     t0 = time.perf_counter()
     run_dir = make_synthetic_run(workdir / "run", n_attempts=attempts, rounds=rounds, seed=1)
     t_build_store = time.perf_counter() - t0

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from loop.config import ConfigError
+from prover.exits import fail
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +42,5 @@ def ablate(
                 typer.echo(f"report (partial): {paths['md']}", err=True)
                 raise typer.Exit(1)
     except (ConfigError, FileNotFoundError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2)
+        fail(str(e))
     typer.echo(f"table: {paths['md']}\ncsv:   {paths['csv']}")

@@ -1,6 +1,6 @@
 """`ratchet logs | show | diff | export | report`: read a run directory back (registered by loop.cli).
 
-The commands only parse and print; the queries live in loop.inspect and the
+The commands only parse and print; the queries live in loop.runview and the
 HTML in loop.report. A wrong argument (no such run, theorem or round) is one
 line on stderr and exit code 2, like any other usage error.
 """
@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from loop.inspect import (ADMITTED_FIELDS, DIFF_BASIS, EXPORT_FIELDS, Run, RunError, export_rows, load_run,
+from loop.runview import (ADMITTED_FIELDS, DIFF_BASIS, EXPORT_FIELDS, Run, RunError, export_rows, load_run,
                           query_attempts, round_diff, theorem_story)
+from prover.exits import fail
 
 T = TypeVar("T")
 LOG_COLUMNS = ("round", "phase", "theorem", "family", "sample", "verdict", "gate", "seconds", "proof", "reason")
@@ -42,18 +43,13 @@ def _console() -> Console:
     return Console(width=int(os.environ.get("COLUMNS", "160")), no_color=True, soft_wrap=False)
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
 def _or_fail(fn: Callable[..., T], *args, **kwargs) -> T:
     """Call a query; a RunError (bad run dir, theorem or round) becomes one line on stderr and exit 2."""
     try:
         return fn(*args, **kwargs)
     except RunError as e:
-        _fail(str(e))
-        raise  # unreachable: _fail exits
+        fail(str(e))
+        raise  # unreachable: fail exits
 
 
 def _open(run_dir: Path) -> Run:

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from loop.config import ConfigError, load_config
+from prover.exits import fail
 
 
 def register(app: typer.Typer) -> None:
@@ -31,15 +32,10 @@ def run(
     try:
         cfg = load_config(config, set_)
     except ConfigError as e:
-        _fail(f"{config}: {e}")
+        fail(f"{config}: {e}")
     out = out or Path("runs") / f"{config.stem}-seed{cfg.seed}"
     try:
         run_experiment(cfg, out, resume=resume, progress=not no_progress)
     except (RunDirError, FileNotFoundError) as e:
-        _fail(str(e))
+        fail(str(e))
     typer.echo(f"summary: {out / 'summary.json'}")
-
-
-def _fail(msg: str) -> None:
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(2)

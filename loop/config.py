@@ -59,7 +59,8 @@ class CanaryConfig(Strict):
 
 class SelectConfig(Strict):
     per_theorem_cap: int = Field(4, ge=1, description="max distinct admitted proofs per theorem per round")
-    policy: Literal["accumulate", "replace", "mix"] = "accumulate"
+    mode: Literal["accumulate", "replace", "mix"] = Field("accumulate", description="what joins this round's "
+                                                          "admitted proofs (loop.selection)")
     fresh_fraction: float = Field(0.0, ge=0, le=1, description="mix: share of warm-start data added each round")
 
 
@@ -96,18 +97,26 @@ def _parse_scalar(text: str) -> Any:
     return yaml.safe_load(text) if text != "" else ""
 
 
+def set_dotted(data: dict, key: str, value: Any) -> None:
+    """data["a"]["b"]["c"] = value for key "a.b.c", creating sections on the way."""
+    node = data
+    parts = key.strip().split(".")
+    for i, part in enumerate(parts[:-1]):
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{key}: {'.'.join(parts[:i + 1])} is not a section")
+    node[parts[-1]] = value
+
+
 def apply_override(data: dict, assignment: str) -> None:
     """Apply one ``--set a.b.c=value`` (value parsed as YAML) to a nested dict."""
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment!r}: expected key=value")
     key, value = assignment.split("=", 1)
-    parts = key.strip().split(".")
-    node = data
-    for p in parts[:-1]:
-        node = node.setdefault(p, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"--set {key}: {p} is not a section")
-    node[parts[-1]] = _parse_scalar(value)
+    try:
+        set_dotted(data, key, _parse_scalar(value))
+    except ConfigError as e:
+        raise ConfigError(f"--set {e}") from None
 
 
 def read_yaml_mapping(path: str | Path, what: str = "config file") -> dict:
@@ -131,7 +140,19 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     return validate_config(data)
 
 
+# Keys that were renamed: the old spelling is an error that names the new one.
+RENAMED_KEYS = {("select", "policy"): "select.mode"}
+
+
+def _check_renamed(data: dict) -> None:
+    for (section, key), new in RENAMED_KEYS.items():
+        node = data.get(section)
+        if isinstance(node, dict) and key in node:
+            raise ConfigError(f"{section}.{key}: renamed; use {new} (same values)")
+
+
 def validate_config(data: dict) -> RunConfig:
+    _check_renamed(data)
     try:
         return RunConfig.model_validate(data)
     except ValidationError as e:

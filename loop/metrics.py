@@ -15,7 +15,7 @@ theorems whose greedy (phase ``greedy``) proof is verified.
 
 Diversity (held-out ``eval`` samples, all of them, whatever the verdict):
 ``unique_proofs_per_theorem`` is the mean number of distinct proofs per theorem
-after whitespace normalisation (``loop.select.normalize``, the same key the
+after whitespace normalisation (``loop.selection.normalize``, the same key the
 selection dedups on). ``distinct_n`` is, per theorem, the number of distinct
 word n-grams over that theorem's samples divided by the number of n-grams
 (words split on whitespace, n-grams never cross two samples), averaged over
@@ -23,7 +23,7 @@ theorems that have at least one n-gram. Per theorem, so that it measures how
 varied the policy is on one prompt, not how varied the theorems are.
 
 Admitted rows link to the attempt they came from via ``attempt_id``; rows with
-a NULL ``attempt_id`` (warm-start data added by the ``mix`` policy) are reference
+a NULL ``attempt_id`` (warm-start data added by the ``mix`` selection mode) are reference
 proofs and count as clean. A row whose attempt is missing from the store counts
 as not verified (nothing shows it is).
 """
@@ -33,7 +33,7 @@ import math
 from collections import defaultdict
 from typing import Callable, Iterable, Sequence
 
-from loop.select import normalize
+from loop.selection import normalize
 from loop.store import Store
 
 LogprobFn = Callable[[list[str], list[str]], Sequence[float]]

@@ -25,7 +25,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from loop.inspect import PHASES, STATUSES, Run, label_runs
+from loop.runview import PHASES, STATUSES, Run, label_runs
 
 # Colour per run (overlaid runs) and per verdict; colour-blind-friendly (Okabe-Ito).
 RUN_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]

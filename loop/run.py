@@ -33,8 +33,9 @@ from rich.table import Table
 from loop import metrics
 from loop.config import RunConfig, dump_config, load_config
 from loop.gates import make_gate
-from loop.select import normalize, select_admitted
+from loop.selection import normalize, select_admitted
 from loop.store import Attempt, Store
+from prover.records import library_versions, write_json_atomic
 from prover.verdict import ProofTask, Status, Verdict
 
 CHUNK_THEOREMS = 48  # theorems sampled, verified and committed together; the unit a kill can lose
@@ -62,24 +63,8 @@ def git_hash() -> str:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def library_versions() -> dict[str, str]:
-    out = {}
-    for name in LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
-
-
 def config_hash(cfg: RunConfig) -> str:
     return hashlib.sha256(dump_config(cfg).encode()).hexdigest()[:16]
-
-
-def _write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------
@@ -130,7 +115,7 @@ def write_manifest(ctx: Ctx, finished: bool, new_session: bool = True) -> None:
         "git_hash": git_hash(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "libraries": library_versions(),
+        "libraries": library_versions(LIBRARIES),
         "backend": ctx.backend,
         "backend_version": ctx.verifier.version(),
         "seed": ctx.cfg.seed,
@@ -141,7 +126,7 @@ def write_manifest(ctx: Ctx, finished: bool, new_session: bool = True) -> None:
         "sessions": old.get("sessions", []) + ([now] if new_session and not finished else []),
         "finished_at": now if finished else None,
     }
-    _write_json_atomic(path, manifest)
+    write_json_atomic(path, manifest)
 
 
 def _installed(name: str) -> bool:
@@ -331,7 +316,7 @@ def prompt_of(ctx: Ctx, theorem_id: str) -> str:
 
 
 def warmstart_examples(ctx: Ctx) -> list[tuple[str, str]]:
-    """(theorem_id, proof) pairs of the warm-start pool, used by the `mix` selection policy."""
+    """(theorem_id, proof) pairs of the warm-start pool, used by the `mix` selection mode."""
     return [(tid, ctx.theorems[tid].reference_proofs(ctx.backend)[0]) for tid in ctx.pools["warmstart"]]
 
 
@@ -483,7 +468,7 @@ def write_summary(ctx: Ctx) -> dict:
     summary = {"name": ctx.cfg.name, "backend": ctx.backend, "backend_version": ctx.verifier.version(),
                "seed": ctx.cfg.seed, "config_hash": config_hash(ctx.cfg),
                "gate": ctx.cfg.gate.model_dump(), "rounds": ctx.store.round_summaries()}
-    _write_json_atomic(ctx.out / "summary.json", summary)
+    write_json_atomic(ctx.out / "summary.json", summary)
     return summary
 
 

@@ -14,6 +14,7 @@ from typing import Iterator
 
 import typer
 
+from prover.exits import fail
 from prover.verdict import ProofTask
 
 BATCH = 256  # lines verified per call, so results stream out while a long file is checked
@@ -75,9 +76,6 @@ def _emit(obj: dict) -> None:
     sys.stdout.flush()
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"ratchet: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def verify_command(
@@ -94,7 +92,7 @@ def verify_command(
         name = resolve_backend(backend)
         verifier = make_verifier(name, workers=workers, timeout_s=timeout, memory_mb=memory_mb)
     except (ValueError, BackendUnavailable) as err:
-        _fail(str(err))
+        fail(str(err))
     with _progress() as bar:
         try:
             batch: list[Line] = []
@@ -128,7 +126,7 @@ def check_policy_command(
     from prover.policy import check_policy
 
     if backend not in ("coq", "lean"):
-        _fail(f"unknown backend {backend!r}: expected coq or lean")
+        fail(f"unknown backend {backend!r}: expected coq or lean")
     for line in _input(file, need_statement=False):
         if line.task is None:
             _emit({"id": line.id, "admissible": False, "rule": "malformed-input", "detail": line.problem})
@@ -136,7 +134,7 @@ def check_policy_command(
         try:
             result = check_policy(backend, line.task.proof)
         except RuntimeError as err:  # the Lean policy module is not installed in this checkout
-            _fail(str(err))
+            fail(str(err))
         _emit({"id": line.id, "admissible": result.admissible, "rule": result.rule, "detail": result.detail})
 
 
@@ -155,7 +153,7 @@ def bench_verify_command(
     from prover.bench import bench_verify, print_bench
 
     if backend != "coq":
-        _fail("bench verify supports --backend coq only (the fresh-process baseline is coqc)")
+        fail("bench verify supports --backend coq only (the fresh-process baseline is coqc)")
     print_bench(bench_verify(n=n, workers=workers, timeout_s=timeout, memory_mb=memory_mb, seed=seed))
 
 

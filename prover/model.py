@@ -23,6 +23,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 from prover.config import BootstrapConfig
+from prover.records import library_versions, write_json_atomic
 
 # ---------------------------------------------------------------------------
 # Prompt format. The model writes only the proof body; everything else is ours.
@@ -256,17 +257,14 @@ def epoch_batches(examples: list[Encoded], batch_size: int, seed: int, window: i
 # Bootstrap: a tiny Llama trained on the warm-start pool, cached by content hash
 # ---------------------------------------------------------------------------
 
-def library_versions() -> dict[str, str]:
-    import tokenizers
-    import transformers
-    return {"torch": torch.__version__, "transformers": transformers.__version__,
-            "tokenizers": tokenizers.__version__}
+# The libraries whose versions key the bootstrap cache (the weights they train depend on them).
+CACHE_LIBRARIES = ("torch", "transformers", "tokenizers")
 
 
 def bootstrap_key(cfg: BootstrapConfig, corpus: list[str], warmstart: list[tuple[str, str]], seed: int,
                   device: str = "cpu") -> str:
     fields = {"recipe": RECIPE_VERSION, "cfg": cfg.model_dump(mode="json"), "corpus": corpus,
-              "warmstart": [list(p) for p in warmstart], "seed": seed, "versions": library_versions()}
+              "warmstart": [list(p) for p in warmstart], "seed": seed, "versions": library_versions(CACHE_LIBRARIES)}
     # A model trained on a GPU (bf16 autocast, other kernels) has other weights than one trained on
     # the CPU, so the two must not share a cache entry. CPU keys predate this field and are kept.
     if device.split(":")[0] != "cpu":
@@ -277,12 +275,6 @@ def bootstrap_key(cfg: BootstrapConfig, corpus: list[str], warmstart: list[tuple
 
 def is_complete(model_dir: Path) -> bool:
     return (model_dir / "done.json").is_file()
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def build_tiny_llama(cfg: BootstrapConfig, tokenizer, seed: int):
@@ -336,8 +328,8 @@ def bootstrap_base_model(cfg: BootstrapConfig, corpus: list[str], warmstart: lis
         model.to("cpu").save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
     window = max(1, min(50, len(losses) // 10))
-    write_json_atomic(tmp / "done.json", {
-        "key": final.name, "seed": seed, "config": cfg.model_dump(mode="json"), "versions": library_versions(),
+    write_json_atomic(tmp / "done.json", sort_keys=True, data={
+        "key": final.name, "seed": seed, "config": cfg.model_dump(mode="json"), "versions": library_versions(CACHE_LIBRARIES),
         "recipe": RECIPE_VERSION, "steps": cfg.steps, "examples": len(examples), "vocab": len(tokenizer),
         "parameters": sum(p.numel() for p in model.parameters()),
         "loss_first": sum(losses[:window]) / window, "loss_last": sum(losses[-window:]) / window,

@@ -59,3 +59,9 @@ def test_nested_unknown_key_in_file(tmp_path):
     with pytest.raises(ConfigError, match="lora.rank: unknown key"):
         load_config(p)
     assert validate_config({}).lora.r == RunConfig().lora.r
+
+
+def test_select_policy_is_renamed_to_select_mode():
+    assert load_config(None, ["select.mode=replace"]).select.mode == "replace"
+    with pytest.raises(ConfigError, match=r"select\.policy: renamed; use select\.mode"):
+        load_config(None, ["select.policy=replace"])

@@ -1,6 +1,6 @@
 """The inspection queries and the `ratchet logs/show/diff/export` commands.
 
-Most tests use a synthetic run (tests/synthetic_run.py); the gained/lost and
+Most tests use a synthetic run (loop/synthetic_run.py); the gained/lost and
 "ever lost" logic is checked on a tiny store built by hand, where the right
 answers can be worked out on paper.
 """
@@ -16,9 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from loop.cli import app
-from loop.inspect import (RunError, export_rows, load_run, query_attempts, round_diff, theorem_story)
+from loop.runview import (RunError, export_rows, load_run, query_attempts, round_diff, theorem_story)
 from loop.store import Attempt, Store
-from synthetic_run import make_synthetic_run
+from loop.synthetic_run import make_synthetic_run
 
 runner = CliRunner()
 

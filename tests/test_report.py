@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from loop.cli import app
-from loop.inspect import load_run
+from loop.runview import load_run
 from loop.report import build_report
 from loop.store import Attempt, Store
-from synthetic_run import make_synthetic_run
+from loop.synthetic_run import make_synthetic_run
 from test_inspect import make_tiny_run
 
 runner = CliRunner()

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from loop.bench_report import CHROMIUM, HeadlessChromium
-from loop.inspect import load_run
+from loop.runview import load_run
 from loop.report import build_report
-from synthetic_run import make_synthetic_run
+from loop.synthetic_run import make_synthetic_run
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed")]

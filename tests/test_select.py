@@ -1,6 +1,6 @@
 """Selection: gate-admitted only, final text, dedup after normalisation, per-theorem cap, policies."""
 from loop.config import SelectConfig
-from loop.select import select_admitted
+from loop.selection import select_admitted
 from loop.store import Attempt, Store
 
 
@@ -39,9 +39,9 @@ def test_accumulate_keeps_earlier_rounds_replace_does_not(tmp_path):
                     _att(1, "a/1", 0, "lia. ", "verified")])
     r0 = select_admitted(s, 0, SelectConfig(), [], 0)
     s.set_admitted(0, [(a.theorem_id, a.proof, a.attempt_id) for a in r0])
-    acc = select_admitted(s, 1, SelectConfig(policy="accumulate"), [], 0)
+    acc = select_admitted(s, 1, SelectConfig(mode="accumulate"), [], 0)
     assert sorted((a.theorem_id, " ".join(a.proof.split())) for a in acc) == [("a/1", "lia."), ("b/2", "ring.")]
-    rep = select_admitted(s, 1, SelectConfig(policy="replace"), [], 0)
+    rep = select_admitted(s, 1, SelectConfig(mode="replace"), [], 0)
     assert sorted(a.theorem_id for a in rep) == ["a/1", "b/2"] and len(rep) == 2
 
 
@@ -49,8 +49,8 @@ def test_mix_adds_the_requested_share_of_fresh_warmstart(tmp_path):
     s = _store(tmp_path)
     s.add_attempts([_att(0, "a/1", i, p, "verified") for i, p in enumerate(["lia.", "auto.", "omega.", "tauto."])])
     warm = [(f"w/{i}", f"proof {i}.") for i in range(50)]
-    got = select_admitted(s, 0, SelectConfig(policy="mix", fresh_fraction=0.5), warm, seed=3)
+    got = select_admitted(s, 0, SelectConfig(mode="mix", fresh_fraction=0.5), warm, seed=3)
     fresh = [a for a in got if a.attempt_id is None]
     assert len(fresh) == 4 and len(got) == 8
-    assert fresh == [a for a in select_admitted(s, 0, SelectConfig(policy="mix", fresh_fraction=0.5), warm, 3)
+    assert fresh == [a for a in select_admitted(s, 0, SelectConfig(mode="mix", fresh_fraction=0.5), warm, 3)
                      if a.attempt_id is None]  # seeded

@@ -5,7 +5,7 @@ body; there is no reasoning trace to strip), duplicates removed after whitespace
 normalisation (the first sampled layout is kept), at most ``per_theorem_cap`` distinct proofs per theorem per round
 (the most often sampled first, so the cap keeps what the policy believes in).
 
-Policies:
+Modes (``select.mode``):
   accumulate  this round's admitted proofs plus every earlier round's SFT set (default)
   replace     this round's admitted proofs only
   mix         this round's admitted proofs plus fresh warm-start examples making up
@@ -25,7 +25,7 @@ from loop.store import Store
 class Admitted:
     theorem_id: str
     proof: str
-    attempt_id: int | None  # None for warm-start data added by the `mix` policy
+    attempt_id: int | None  # None for warm-start data added by the `mix` mode
 
 
 def normalize(proof: str) -> str:
@@ -57,9 +57,9 @@ def admitted_this_round(store: Store, r: int, cap: int) -> list[Admitted]:
 def select_admitted(store: Store, r: int, cfg: SelectConfig, warmstart: list[tuple[str, str]],
                     seed: int) -> list[Admitted]:
     current = admitted_this_round(store, r, cfg.per_theorem_cap)
-    if cfg.policy == "replace":
+    if cfg.mode == "replace":
         return current
-    if cfg.policy == "accumulate":
+    if cfg.mode == "accumulate":
         seen = {(a.theorem_id, normalize(a.proof)) for a in current}
         previous = [Admitted(row["theorem_id"], row["proof"], row["attempt_id"])
                     for row in (store.admitted(r - 1) if r > 0 else [])]

@@ -9,6 +9,9 @@ small prover writes, the prover's error messages, a noisy gate that sometimes
 disagrees with the judge, canaries that are false, forgetting between rounds.
 
 Nothing here is random without the seed: the same arguments give the same run.
+
+It lives in the package (not in tests/) because ``loop.bench_report`` times the
+report on it as well as the tests building on it.
 """
 from __future__ import annotations
 
