@@ -22,7 +22,6 @@ import os
 import select
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -231,6 +230,7 @@ class HeadlessChromium:
 # -- the benchmark -------------------------------------------------------------------------
 
 def bench(attempts: int, rounds: int, workdir: Path, search_id: str | None = None) -> dict:
+    from loop.store import Store
     from loop.synthetic_run import make_synthetic_run
 
     t0 = time.perf_counter()
@@ -243,7 +243,9 @@ def bench(attempts: int, rounds: int, workdir: Path, search_id: str | None = Non
     if proc.returncode != 0:
         raise SystemExit(f"ratchet report failed ({proc.returncode}): {proc.stderr.strip()}")
     t_report = time.perf_counter() - t0
-    stored = sqlite3.connect(run_dir / "run.db").execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
+    store = Store(run_dir / "run.db", readonly=True)
+    stored = store.attempt_count()
+    store.close()
     result: dict[str, Any] = {"attempts": stored, "rounds": rounds + 1, "store_build_s": round(t_build_store, 2),
                               "report_s": round(t_report, 2), "html_bytes": out.stat().st_size}
     if not Path(CHROMIUM).exists():

@@ -34,7 +34,7 @@ from collections import defaultdict
 from typing import Callable, Iterable, Sequence
 
 from loop.selection import normalize
-from loop.store import Store
+from loop.store import HELDOUT_PHASES, Phase, Store
 
 LogprobFn = Callable[[list[str], list[str]], Sequence[float]]
 
@@ -116,10 +116,7 @@ def heldout_metrics(store: Store, round: int, k: int) -> dict:
     left None: it is model-side, the caller fills it in. Every value is None when the
     round has no held-out attempts.
     """
-    rows = store.db.execute(
-        "SELECT a.theorem_id, a.phase, a.proof, a.judge, COALESCE(t.family, '?') AS family "
-        "FROM attempts a LEFT JOIN theorems t ON t.id = a.theorem_id "
-        "WHERE a.round = ? AND a.phase IN ('eval', 'greedy') ORDER BY a.id", (round,)).fetchall()
+    rows = store.heldout_attempts(round)
     family: dict[str, str] = {}
     samples: dict[str, list[str]] = defaultdict(list)  # eval proofs, every verdict
     counts: dict[str, list[int]] = {}  # eval: [judged, verified]
@@ -176,24 +173,7 @@ def pool_stats(store: Store, round: int) -> dict:
     judge did not verify), judge_errors, and canary_gate_admitted (gate-admitted
     samples of planted false statements; 0 when there are no canaries).
     """
-    row = store.db.execute(
-        "SELECT COUNT(*) AS attempts,"
-        " COALESCE(SUM(a.judge = 'verified'), 0) AS verified,"
-        " COUNT(DISTINCT CASE WHEN a.judge = 'verified' THEN a.theorem_id END) AS theorems_proved,"
-        " COALESCE(SUM(a.gate = 'verified'), 0) AS gate_admitted,"
-        " COALESCE(SUM(a.gate = 'verified' AND a.judge != 'verified'), 0) AS false_admits,"
-        " COALESCE(SUM(a.judge = 'error'), 0) AS judge_errors,"
-        " COALESCE(SUM(a.gate = 'verified' AND t.pool = 'canary'), 0) AS canary_gate_admitted "
-        "FROM attempts a LEFT JOIN theorems t ON t.id = a.theorem_id "
-        "WHERE a.round = ? AND a.phase = 'train'", (round,)).fetchone()
-    return {key: int(row[key]) for key in row.keys()}
-
-
-def _admitted_rows(store: Store, rounds_sql: str, round: int) -> list:
-    return store.db.execute(
-        "SELECT ad.round, ad.theorem_id, ad.proof, ad.attempt_id, a.judge "
-        "FROM admitted ad LEFT JOIN attempts a ON a.id = ad.attempt_id "
-        f"WHERE ad.round {rounds_sql} ? ORDER BY ad.round, ad.theorem_id, ad.proof", (round,)).fetchall()
+    return store.pool_counts(round)
 
 
 def _is_wrong(row) -> bool:
@@ -206,16 +186,17 @@ def contamination(store: Store, round: int) -> float | None:
 
     None when the set is empty.
     """
-    rows = _admitted_rows(store, "=", round)
+    rows = store.admitted_with_verdicts(round, round)
     if not rows:
         return None
     return sum(_is_wrong(r) for r in rows) / len(rows)
 
 
-def _wrong_proofs(store: Store, rounds_sql: str, round: int) -> dict[tuple[str, str], str]:
-    """Distinct wrongly admitted proofs: (theorem_id, normalized proof) -> the proof text as admitted."""
+def _wrong_proofs(store: Store, last_round: int) -> dict[tuple[str, str], str]:
+    """Distinct wrongly admitted proofs of rounds <= last_round: (theorem_id, normalized proof) -> the proof
+    text as admitted."""
     out: dict[tuple[str, str], str] = {}
-    for r in _admitted_rows(store, rounds_sql, round):
+    for r in store.admitted_with_verdicts(None, last_round):
         if _is_wrong(r):
             out.setdefault((r["theorem_id"], normalize(r["proof"])), r["proof"])
     return out
@@ -248,18 +229,17 @@ def lockin(store: Store, round: int, logprob_fn: LogprobFn | None = None) -> dic
     otherwise ``reproduce_rate``. ``reproduce_source`` says which ("model" or
     "samples"); None when W is empty.
     """
-    false_admitted = len(_wrong_proofs(store, "<=", round))
-    wrong = _wrong_proofs(store, "<", round)
+    false_admitted = len(_wrong_proofs(store, round))
+    wrong = _wrong_proofs(store, round - 1)
     by_theorem: dict[str, set[str]] = defaultdict(set)
     for tid, norm in wrong:
         by_theorem[tid].add(norm)
     samples: dict[str, list] = defaultdict(list)
-    for r in store.attempts(round, "train"):
+    for r in store.attempts(round, Phase.TRAIN.value):
         if r["theorem_id"] in by_theorem:
             samples[r["theorem_id"]].append((normalize(r["proof"]), r["judge"], r["gate"]))
     # A round that samples no training pool (the last one only evaluates) cannot say: None, not 0.
-    sampled_pool = store.db.execute("SELECT 1 FROM attempts WHERE round=? AND phase='train' LIMIT 1",
-                                    (round,)).fetchone() is not None
+    sampled_pool = store.has_attempts(round, Phase.TRAIN.value)
     still = sum(
         any(judge != "verified" and (gate == "verified" or norm in by_theorem[tid]) for norm, judge, gate in ss)
         for tid, ss in samples.items()) if sampled_pool else None
@@ -286,10 +266,7 @@ def lockin(store: Store, round: int, logprob_fn: LogprobFn | None = None) -> dic
 
 def solved_heldout(store: Store, round: int) -> tuple[set[str], set[str]]:
     """(theorems evaluated, theorems solved) in a round: solved = any eval or greedy sample verified."""
-    rows = store.db.execute(
-        "SELECT theorem_id, MAX(judge = 'verified') AS ok FROM attempts "
-        "WHERE round = ? AND phase IN ('eval', 'greedy') GROUP BY theorem_id", (round,)).fetchall()
-    return {r[0] for r in rows}, {r[0] for r in rows if r[1]}
+    return store.proved_theorems(round, [p.value for p in HELDOUT_PHASES])
 
 
 def forgetting(store: Store, round: int) -> dict | None:

@@ -354,10 +354,9 @@ def _git(h: Any) -> str:
 
 def _run_overview(run: Run) -> dict[str, str]:
     """The side-by-side summary: one column per run."""
-    db = run.db
-    pools = dict(db.execute("SELECT pool, COUNT(*) FROM theorems GROUP BY pool").fetchall())
-    n_attempts = db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
-    n_admitted = db.execute("SELECT COUNT(*) FROM admitted").fetchone()[0]
+    pools = run.store.pool_sizes()
+    n_attempts = run.store.attempt_count()
+    n_admitted = run.store.admitted_count()
     gate = run.summary.get("gate") or run.config.get("gate") or {}
     rs = run.round_summaries()
     first, last = (rs[0], rs[-1]) if rs else ({}, {})
@@ -459,11 +458,9 @@ def _table_data(runs: list[Run]) -> tuple[dict, list[dict[str, np.ndarray]]]:
     for ri, run in enumerate(runs):
         stmt = f"statement_{run.backend}" if run.backend in ("coq", "lean") else "statement"
         info = {r["id"]: (r["family"], r["pool"], r[stmt] or r["statement"])
-                for r in run.db.execute("SELECT * FROM theorems")}
+                for r in run.store.theorems()}
         per_verdict: dict[str, list[float]] = {v: [] for v in STATUSES}
-        sql = ("SELECT round, phase, theorem_id, sample_idx, judge, gate, seconds, proof, judge_reason, gate_reason"
-               " FROM attempts ORDER BY round, id")
-        for rd, ph, tid, s, judge, gate, sec, proof, jr, gr in run.db.execute(sql):
+        for rd, ph, tid, s, judge, gate, sec, proof, jr, gr in run.store.report_attempts():
             key = (ri, tid)
             ti = theorems.get(key)
             if ti is None:

@@ -34,7 +34,7 @@ from loop import metrics
 from loop.config import RunConfig, dump_config, load_config
 from loop.gates import make_gate
 from loop.selection import normalize, select_admitted
-from loop.store import Attempt, Store
+from loop.store import Attempt, Phase, Stage, Store
 from prover.records import library_versions, write_json_atomic
 from prover.verdict import ProofTask, Status, Verdict
 
@@ -243,10 +243,10 @@ def adapter_dir(ctx: Ctx, r: int) -> Path:
 
 def run_round(ctx: Ctx, r: int) -> None:
     cfg = ctx.cfg
-    if ctx.store.stage_done(r, "summary"):
+    if ctx.store.stage_done(r, Stage.SUMMARY):
         return
     t0 = time.time()
-    timings = dict(ctx.store.stage_info(r, "timings"))
+    timings = ctx.store.timings(r)
     policy = None
 
     def get_policy():
@@ -260,37 +260,35 @@ def run_round(ctx: Ctx, r: int) -> None:
 
     ctx.console.rule(f"round {r}  ({checkpoint_id(r)})")
     # 1. Held-out evaluation by the judge: greedy pass@1, then n samples for pass@1 / pass@k.
-    if not ctx.store.stage_done(r, "eval"):
+    if not ctx.store.stage_done(r, Stage.EVAL):
         if cfg.eval.greedy:
-            sample_and_verify(ctx, r, "greedy", ctx.pools["heldout"], get_policy(), n=1, greedy=True,
+            sample_and_verify(ctx, r, Phase.GREEDY, ctx.pools["heldout"], get_policy(), n=1, greedy=True,
                               timings=timings, sample_key="eval")
-        sample_and_verify(ctx, r, "eval", ctx.pools["heldout"], get_policy(), n=cfg.eval.n, greedy=False,
+        sample_and_verify(ctx, r, Phase.EVAL, ctx.pools["heldout"], get_policy(), n=cfg.eval.n, greedy=False,
                           timings=timings, sample_key="eval")
-        ctx.store.mark_stage(r, "timings", timings)
-        ctx.store.mark_stage(r, "eval")
+        ctx.store.mark_stage(r, Stage.EVAL, timings=timings)
     # 2. Policy entropy on the fixed probe set (cheap; recomputed on resume rather than stored).
-    if not ctx.store.stage_done(r, "entropy"):
+    if not ctx.store.stage_done(r, Stage.ENTROPY):
         from prover.sampling import policy_entropy
         probe = ctx.pools["heldout"][: cfg.eval.probe_size]
         model, tok = get_policy()
         ent = policy_entropy(model, tok, [prompt_of(ctx, t) for t in probe], cfg.sampling.max_new_tokens)
-        ctx.store.mark_stage(r, "entropy", {"entropy": ent})
+        ctx.store.mark_stage(r, Stage.ENTROPY, {"entropy": ent})
     if r < cfg.rounds:
         # 3. Sample the training pool; judge every proof and let the gate decide admission.
-        if not ctx.store.stage_done(r, "sample"):
+        if not ctx.store.stage_done(r, Stage.SAMPLE):
             pool = ctx.pools["train"] + ctx.pools.get("canary", [])
-            sample_and_verify(ctx, r, "train", pool, get_policy(), n=cfg.sampling.k, greedy=False,
+            sample_and_verify(ctx, r, Phase.TRAIN, pool, get_policy(), n=cfg.sampling.k, greedy=False,
                               timings=timings, sample_key="sample")
-            ctx.store.mark_stage(r, "timings", timings)
-            ctx.store.mark_stage(r, "sample")
+            ctx.store.mark_stage(r, Stage.SAMPLE, timings=timings)
         # 4. Select the SFT set: final proof text only, gate-admitted, deduplicated, capped.
-        if not ctx.store.stage_done(r, "select"):
+        if not ctx.store.stage_done(r, Stage.SELECT):
             rows = select_admitted(ctx.store, r, cfg.select, warmstart=warmstart_examples(ctx), seed=cfg.seed)
             ctx.store.set_admitted(r, [(x.theorem_id, x.proof, x.attempt_id) for x in rows])
             write_sft(ctx, r)
-            ctx.store.mark_stage(r, "select", {"admitted": len(rows)})
+            ctx.store.mark_stage(r, Stage.SELECT, {"admitted": len(rows)})
         # 5. LoRA fine-tune on the SFT set: policy_{r+1}.
-        if not ctx.store.stage_done(r, "train"):
+        if not ctx.store.stage_done(r, Stage.FINETUNE):
             from prover.lora import train_lora
             from prover.model import resolve_device
             s = time.time()
@@ -301,11 +299,10 @@ def run_round(ctx: Ctx, r: int) -> None:
             stats = train_lora(ctx.base_path, examples, cfg.lora, adapter_dir(ctx, r), seed=cfg.seed + r,
                                device=resolve_device(cfg.model.device), init_adapter=init, progress=ctx.progress)
             timings["train"] = timings.get("train", 0.0) + time.time() - s
-            ctx.store.mark_stage(r, "timings", timings)
-            ctx.store.mark_stage(r, "train", stats)
+            ctx.store.mark_stage(r, Stage.FINETUNE, stats, timings=timings)
     summary = round_summary(ctx, r, timings, time.time() - t0, get_policy if r > 0 else None)
     ctx.store.set_round_summary(r, summary)
-    ctx.store.mark_stage(r, "summary")
+    ctx.store.mark_stage(r, Stage.SUMMARY)
     write_summary(ctx)
     print_round_table(ctx)
 
@@ -337,8 +334,7 @@ def write_sft(ctx: Ctx, r: int) -> None:
 
 def _seed_verdict_cache(ctx: Ctx) -> None:
     """Judge verdicts already in the store are reused: the same proof of the same theorem is checked once."""
-    for row in ctx.store.db.execute("SELECT theorem_id, proof, judge, judge_reason, seconds FROM attempts "
-                                    "WHERE judge IN ('verified','rejected','timeout')"):
+    for row in ctx.store.judged_verdicts():
         key = (row["theorem_id"], normalize(row["proof"]))
         ctx.verdict_cache[key] = Verdict(Status(row["judge"]), row["judge_reason"], (), row["seconds"])
 
@@ -367,7 +363,7 @@ def judge(ctx: Ctx, items: list[tuple[str, str]], on_done: Callable[[int], None]
     return [ctx.verdict_cache[k] for k in keys]
 
 
-def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], policy, n: int, greedy: bool,
+def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], policy, n: int, greedy: bool,
                       timings: dict, sample_key: str) -> None:
     """Sample n proofs for each theorem, judge (and gate) them, store each chunk in one transaction.
 
@@ -377,12 +373,12 @@ def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], poli
     from prover.sampling import sample_proofs
 
     cfg = ctx.cfg
-    done = ctx.store.done_theorems(r, phase)
+    done = ctx.store.done_theorems(r, phase.value)
     chunks = [theorem_ids[i:i + CHUNK_THEOREMS] for i in range(0, len(theorem_ids), CHUNK_THEOREMS)]
     todo = [c for c in chunks if not set(c) <= done]
     if not todo:
         return
-    gate = make_gate(cfg.gate, ctx.backend, cfg.seed) if phase == "train" else None
+    gate = make_gate(cfg.gate, ctx.backend, cfg.seed) if phase == Phase.TRAIN else None
     model, tok = policy
     total = sum(len(c) for c in todo) * n
     with _progress(ctx) as bar:
@@ -391,7 +387,7 @@ def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], poli
         for ci, chunk in enumerate(chunks):
             if set(chunk) <= done:
                 continue
-            chunk_seed = _seed(cfg.seed, r, phase, ci)
+            chunk_seed = _seed(cfg.seed, r, phase.value, ci)  # a plain str: the seed hashes its repr
             t0 = time.time()
             samples = sample_proofs(model, tok, [prompt_of(ctx, t) for t in chunk], n,
                                     temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
@@ -413,7 +409,7 @@ def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], poli
                 for j, s in enumerate(ss):
                     v = verdicts[i]
                     g = gate.decide(tid, r, j, s.text, v) if gate else None
-                    rows.append(Attempt(round=r, phase=phase, theorem_id=tid, sample_idx=j, proof=s.text,
+                    rows.append(Attempt(round=r, phase=phase.value, theorem_id=tid, sample_idx=j, proof=s.text,
                                         judge=v.status.value, judge_reason=v.reason,
                                         gate=g.status.value if g else None, gate_reason=g.reason if g else None,
                                         seconds=v.seconds, tokens=s.tokens, checkpoint=checkpoint_id(r)))
@@ -438,13 +434,13 @@ def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float, get_policy) -
     cfg = ctx.cfg
     store = ctx.store
     heldout = metrics.heldout_metrics(store, r, k=cfg.eval.k)
-    heldout["entropy"] = store.stage_info(r, "entropy").get("entropy")
+    heldout["entropy"] = store.stage_info(r, Stage.ENTROPY).get("entropy")
     summary = {"round": r, "checkpoint": checkpoint_id(r), "heldout": heldout}
     if r < cfg.rounds:
         summary["pool"] = metrics.pool_stats(store, r)
-        summary["admitted"] = store.stage_info(r, "select").get("admitted", 0)
+        summary["admitted"] = store.stage_info(r, Stage.SELECT).get("admitted", 0)
         summary["contamination"] = metrics.contamination(store, r)
-        summary["train"] = store.stage_info(r, "train")
+        summary["train"] = store.stage_info(r, Stage.FINETUNE)
     logprob_fn = None
     if get_policy is not None:
         from prover.sampling import sequence_logprob
@@ -454,8 +450,7 @@ def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float, get_policy) -
             return sequence_logprob(model, tok, [prompt_of(ctx, t) for t in theorem_ids], proofs)
     summary["lockin"] = metrics.lockin(store, r, logprob_fn=logprob_fn)
     summary["forgetting"] = metrics.forgetting(store, r)
-    tokens, checked = store.db.execute("SELECT COALESCE(SUM(tokens),0), COUNT(*) FROM attempts WHERE round=?",
-                                       (r,)).fetchone()
+    tokens, checked = store.round_volume(r)
     calls, vsec = timings.get("proofs_verified", 0), timings.get("verify", 0.0)
     summary["cost"] = {"seconds": {k: round(timings.get(k, 0.0), 2) for k in ("sample", "verify", "train", "eval")},
                        "tokens_sampled": tokens, "proofs_checked": checked, "proofs_verified": calls,

@@ -9,16 +9,13 @@ is one line a researcher can act on.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
 
-STATUSES = ("verified", "rejected", "timeout", "error")
-PHASES = ("train", "eval", "greedy")
-HELDOUT_PHASES = ("eval", "greedy")
+from loop.store import HELDOUT_PHASES, PHASES, STATUSES, Phase, Store, StoreError
 
 
 class RunError(Exception):
@@ -28,7 +25,7 @@ class RunError(Exception):
 @dataclass
 class Run:
     path: Path
-    db: sqlite3.Connection  # read-only
+    store: Store  # opened read-only
     config: dict  # config.yaml as written by the loop ({} if absent)
     manifest: dict  # manifest.json ({} if absent)
     summary: dict  # summary.json; "rounds" falls back to the store's rounds table
@@ -55,8 +52,8 @@ class Run:
     def checkpoint(self, round_: int) -> str:
         """The policy that sampled round R: recorded on its attempts, else the naming convention."""
         if round_ not in self._checkpoints:
-            row = self.db.execute("SELECT checkpoint FROM attempts WHERE round=? LIMIT 1", (round_,)).fetchone()
-            self._checkpoints[round_] = row[0] if row else ("base" if round_ == 0 else f"round-{round_}")
+            recorded = self.store.round_checkpoint(round_)
+            self._checkpoints[round_] = recorded or ("base" if round_ == 0 else f"round-{round_}")
         return self._checkpoints[round_]
 
     def statement(self, theorem: dict) -> str:
@@ -67,7 +64,7 @@ class Run:
         return list(self.summary.get("rounds") or [])
 
     def close(self) -> None:
-        self.db.close()
+        self.store.close()
 
 
 def _read_json(path: Path) -> dict:
@@ -93,15 +90,9 @@ def load_run(run_dir: str | Path) -> Run:
     if not db_path.is_file():
         raise RunError(f"{path}: no run.db here, so this is not a ratchet run directory")
     try:
-        db = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-        db.row_factory = sqlite3.Row
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError as e:
-        raise RunError(f"{db_path}: cannot read the run store ({e})") from None
-    missing = {"theorems", "attempts", "admitted", "meta"} - tables
-    if missing:
-        db.close()
-        raise RunError(f"{db_path}: not a ratchet run store (missing tables: {', '.join(sorted(missing))})")
+        store = Store(db_path, readonly=True)
+    except StoreError as e:
+        raise RunError(str(e)) from None
 
     config: dict = {}
     if (path / "config.yaml").exists():
@@ -110,16 +101,14 @@ def load_run(run_dir: str | Path) -> Run:
         except yaml.YAMLError as e:
             raise RunError(f"{path / 'config.yaml'}: not valid YAML ({str(e).splitlines()[0]})") from None
     summary = _read_json(path / "summary.json")
-    if not summary.get("rounds") and "rounds" in tables:
+    if not summary.get("rounds"):
         # summary.json is rewritten after every round; a run killed mid-write still has the store's copy.
-        summary["rounds"] = [json.loads(r[0]) for r in db.execute("SELECT summary FROM rounds ORDER BY round")]
-    meta = {r[0]: json.loads(r[1]) for r in db.execute("SELECT key, value FROM meta")}
-    rounds = {r[0] for r in db.execute("SELECT DISTINCT round FROM attempts")}
+        summary["rounds"] = store.round_summaries()
+    rounds = store.attempt_rounds()
     rounds |= {s["round"] for s in summary.get("rounds", []) if isinstance(s, dict) and "round" in s}
-    families = [r[0] for r in db.execute("SELECT DISTINCT family FROM theorems ORDER BY family")]
-    return Run(path=path, db=db, config=config if isinstance(config, dict) else {},
-               manifest=_read_json(path / "manifest.json"), summary=summary, meta=meta,
-               rounds=sorted(rounds), families=families, label=path.name)
+    return Run(path=path, store=store, config=config if isinstance(config, dict) else {},
+               manifest=_read_json(path / "manifest.json"), summary=summary, meta=store.meta(),
+               rounds=sorted(rounds), families=store.families(), label=path.name)
 
 
 def label_runs(runs: list[Run]) -> None:
@@ -142,20 +131,15 @@ def check_round(run: Run, round_: int) -> None:
 
 
 def get_theorem(run: Run, theorem_id: str) -> dict:
-    row = run.db.execute("SELECT * FROM theorems WHERE id=?", (theorem_id,)).fetchone()
+    row = run.store.theorem(theorem_id)
     if row is None:
-        close = [r[0] for r in run.db.execute("SELECT id FROM theorems WHERE id LIKE ? ORDER BY id LIMIT 3",
-                                              (f"%{theorem_id}%",))]
+        close = run.store.theorem_ids_like(theorem_id, limit=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise RunError(f"unknown theorem id {theorem_id!r} in {run.path}{hint}")
     return dict(row)
 
 
 # -- attempts ------------------------------------------------------------------
-
-_ATTEMPT_COLUMNS = ("a.id, a.round, a.phase, a.theorem_id, t.family, t.pool, a.sample_idx, a.proof, a.judge, "
-                    "a.judge_reason, a.gate, a.gate_reason, a.seconds, a.tokens, a.checkpoint, a.created_at")
-
 
 def query_attempts(run: Run, round: int | None = None, theorem: str | None = None, family: str | None = None,
                    verdict: str | None = None, disagree: bool = False, limit: int | None = None,
@@ -173,40 +157,19 @@ def iter_attempts(run: Run, round: int | None = None, theorem: str | None = None
                   verdict: str | None = None, disagree: bool = False, limit: int | None = None,
                   phase: str | None = None) -> Iterator[dict]:
     """Like query_attempts, streamed (for exports of large stores)."""
-    where, args = ["1=1"], []
     if round is not None:
         check_round(run, round)
-        where.append("a.round=?")
-        args.append(round)
     if theorem is not None:
         get_theorem(run, theorem)
-        where.append("a.theorem_id=?")
-        args.append(theorem)
-    if family is not None:
-        if family not in run.families:
-            raise RunError(f"unknown family {family!r}: {run.path} has {', '.join(run.families) or 'none'}")
-        where.append("t.family=?")
-        args.append(family)
-    if verdict is not None:
-        if verdict not in STATUSES:
-            raise RunError(f"unknown verdict {verdict!r}: expected one of {', '.join(STATUSES)}")
-        where.append("a.judge=?")
-        args.append(verdict)
-    if phase is not None:
-        if phase not in PHASES:
-            raise RunError(f"unknown phase {phase!r}: expected one of {', '.join(PHASES)}")
-        where.append("a.phase=?")
-        args.append(phase)
-    if disagree:
-        where.append("a.gate IS NOT NULL AND a.gate != a.judge")
+    if family is not None and family not in run.families:
+        raise RunError(f"unknown family {family!r}: {run.path} has {', '.join(run.families) or 'none'}")
+    if verdict is not None and verdict not in STATUSES:
+        raise RunError(f"unknown verdict {verdict!r}: expected one of {', '.join(STATUSES)}")
+    if phase is not None and phase not in PHASES:
+        raise RunError(f"unknown phase {phase!r}: expected one of {', '.join(PHASES)}")
     if limit is not None and limit < 0:
         raise RunError(f"--limit must be >= 0, got {limit}")
-    sql = (f"SELECT {_ATTEMPT_COLUMNS} FROM attempts a LEFT JOIN theorems t ON t.id = a.theorem_id"
-           f" WHERE {' AND '.join(where)} ORDER BY a.round, a.id")
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    for row in run.db.execute(sql, args):
-        yield dict(row)
+    yield from run.store.find_attempts(round, theorem, family, verdict, phase, disagree, limit)
 
 
 # -- one theorem's story ---------------------------------------------------------
@@ -258,10 +221,7 @@ def theorem_story(run: Run, theorem_id: str) -> TheoremStory:
     """
     theorem = get_theorem(run, theorem_id)
     attempts = query_attempts(run, theorem=theorem_id)
-    admitted = [dict(r) for r in run.db.execute(
-        "SELECT ad.round, ad.proof, ad.attempt_id, a.judge, a.gate FROM admitted ad"
-        " LEFT JOIN attempts a ON a.id = ad.attempt_id WHERE ad.theorem_id=? ORDER BY ad.round, ad.proof",
-        (theorem_id,))]
+    admitted = run.store.admitted_of_theorem(theorem_id)
     by_round: dict[int, RoundStory] = {}
     for a in attempts:
         by_round.setdefault(a["round"], RoundStory(a["round"], a["checkpoint"], [], [])).attempts.append(a)
@@ -309,14 +269,6 @@ class RoundDiff:
                 "families": [vars(r) for r in self.rows]}
 
 
-def _proved_sets(run: Run, round_: int, phases: tuple[str, ...]) -> tuple[set[str], set[str]]:
-    """(attempted, proved) theorem ids in one round, restricted to some phases."""
-    marks = ",".join("?" * len(phases))
-    rows = run.db.execute(f"SELECT theorem_id, MAX(judge='verified') FROM attempts WHERE round=? AND phase IN"
-                          f" ({marks}) GROUP BY theorem_id", (round_, *phases)).fetchall()
-    return {r[0] for r in rows}, {r[0] for r in rows if r[1]}
-
-
 def round_diff(run: Run, r1: int, r2: int) -> RoundDiff:
     """Theorems gained (proved in r2, not r1) and lost (proved in r1, not r2), per pool and family.
 
@@ -325,11 +277,11 @@ def round_diff(run: Run, r1: int, r2: int) -> RoundDiff:
     """
     check_round(run, r1)
     check_round(run, r2)
-    family_of = {r[0]: r[1] for r in run.db.execute("SELECT id, family FROM theorems")}
+    family_of = run.store.family_of()
     rows: list[FamilyDiff] = []
-    for pool, phases in (("heldout", HELDOUT_PHASES), ("train", ("train",))):
-        att1, prov1 = _proved_sets(run, r1, phases)
-        att2, prov2 = _proved_sets(run, r2, phases)
+    for pool, phases in (("heldout", HELDOUT_PHASES), ("train", (Phase.TRAIN.value,))):
+        att1, prov1 = run.store.proved_theorems(r1, phases)
+        att2, prov2 = run.store.proved_theorems(r2, phases)
         both = att1 & att2
         for fam in run.families:
             ids = {t for t in both if family_of.get(t) == fam}
@@ -360,23 +312,12 @@ def export_rows(run: Run, verified_only: bool) -> Iterator[dict[str, Any]]:
     is what the model was trained on. Otherwise: every attempt.
     """
     backend, version = run.backend, run.backend_version
-    stmt_col = f"t.statement_{backend}" if backend in ("coq", "lean") else "NULL"
     if verified_only:
-        sql = (f"SELECT ad.round, a.checkpoint, ad.theorem_id, t.family, COALESCE({stmt_col}, t.statement)"
-               " AS statement, ad.proof, ad.attempt_id, a.judge, a.gate FROM admitted ad"
-               " LEFT JOIN attempts a ON a.id = ad.attempt_id LEFT JOIN theorems t ON t.id = ad.theorem_id"
-               " ORDER BY ad.round, ad.theorem_id, ad.proof")
-        for row in run.db.execute(sql):
-            d = dict(row)
+        for d in run.store.export_admitted(backend):
             d["checkpoint"] = d["checkpoint"] or run.checkpoint(d["round"])
             d["backend"], d["backend_version"] = backend, version
             yield {k: d[k] for k in ADMITTED_FIELDS}
         return
-    sql = ("SELECT a.id AS attempt_id, a.round, a.phase, a.checkpoint, a.theorem_id, t.family, t.pool,"
-           f" COALESCE({stmt_col}, t.statement) AS statement, a.sample_idx, a.proof, a.judge, a.judge_reason,"
-           " a.gate, a.gate_reason, a.seconds, a.tokens FROM attempts a"
-           " LEFT JOIN theorems t ON t.id = a.theorem_id ORDER BY a.round, a.id")
-    for row in run.db.execute(sql):
-        d = dict(row)
+    for d in run.store.export_attempts(backend):
         d["backend"], d["backend_version"] = backend, version
         yield {k: d[k] for k in EXPORT_FIELDS}

@@ -33,8 +33,7 @@ def normalize(proof: str) -> str:
 
 
 def admitted_this_round(store: Store, r: int, cap: int) -> list[Admitted]:
-    rows = store.db.execute("SELECT id, theorem_id, proof FROM attempts WHERE round=? AND phase='train' "
-                            "AND gate='verified' ORDER BY id", (r,)).fetchall()
+    rows = store.gate_admitted(r)
     counts: Counter = Counter()
     first: dict[tuple[str, str], tuple[int, str]] = {}
     for row in rows:

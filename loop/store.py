@@ -1,5 +1,9 @@
 """The run store: one SQLite file per run holding every attempt and both verdicts.
 
+This module is the one home of the store's vocabulary (the enums below, which
+also write the schema's CHECK lists) and of its SQL: every other module asks a
+named query of ``Store`` and never writes SQL of its own.
+
 Tables
 ------
 theorems   every theorem the run knows: id, family, difficulty, pool
@@ -12,26 +16,79 @@ attempts   one row per sampled proof. ``phase`` is ``train`` (training-pool
            theorem_id, sample_idx) makes a resumed run unable to duplicate.
 admitted   the SFT set: (round, theorem_id, proof) chosen by selection.
 stages     finished markers: a stage listed here is a no-op on resume.
+timings    per round, the seconds spent so far in each part of the round.
 rounds     the per-round summary (JSON), as written to summary.json.
 meta       key/value facts about the run (backend, backend_version, ...).
 
 Writes are committed per batch, so a SIGKILL loses at most the batch in flight.
+Stores written before the stage ``train`` became ``finetune`` and before timings
+had their own table are brought up to date when opened for writing, and read
+as they are when opened read-only.
 """
 from __future__ import annotations
 
+import enum
 import json
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
-SCHEMA = """
+from prover.verdict import Status
+
+
+class Phase(str, enum.Enum):
+    """What an attempt was sampled for."""
+    TRAIN = "train"  # the training pool, gated; admitted proofs may become training data
+    EVAL = "eval"  # held-out samples, for pass@1 and pass@k
+    GREEDY = "greedy"  # one held-out greedy decode, for greedy pass@1
+
+    def __str__(self) -> str:
+        return self.value
+
+
+HELDOUT_PHASES = (Phase.EVAL, Phase.GREEDY)
+
+
+class Stage(str, enum.Enum):
+    """The parts of a round, in order; a finished one is marked in ``stages``."""
+    EVAL = "eval"  # held-out sampling and judging
+    ENTROPY = "entropy"  # policy entropy on the probe set
+    SAMPLE = "sample"  # training-pool sampling, judging and gating
+    SELECT = "select"  # the SFT set
+    FINETUNE = "finetune"  # LoRA fine-tune: the next round's policy
+    SUMMARY = "summary"  # the round's summary is stored
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Pool(str, enum.Enum):
+    WARMSTART = "warmstart"
+    TRAIN = "train"
+    HELDOUT = "heldout"
+    CANARY = "canary"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+STATUSES = tuple(s.value for s in Status)
+PHASES = tuple(p.value for p in Phase)
+STAGES = tuple(s.value for s in Stage)
+
+
+def _in(values: Iterable[enum.Enum]) -> str:
+    return ",".join(f"'{v.value}'" for v in values)
+
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS theorems(
   id TEXT PRIMARY KEY,
   family TEXT NOT NULL,
   difficulty INTEGER NOT NULL,
-  pool TEXT NOT NULL,
+  pool TEXT NOT NULL CHECK(pool IN ({_in(Pool)})),
   name TEXT NOT NULL,
   statement TEXT NOT NULL,
   statement_coq TEXT,
@@ -40,13 +97,13 @@ CREATE TABLE IF NOT EXISTS theorems(
 CREATE TABLE IF NOT EXISTS attempts(
   id INTEGER PRIMARY KEY,
   round INTEGER NOT NULL,
-  phase TEXT NOT NULL CHECK(phase IN ('train','eval','greedy')),
+  phase TEXT NOT NULL CHECK(phase IN ({_in(Phase)})),
   theorem_id TEXT NOT NULL REFERENCES theorems(id),
   sample_idx INTEGER NOT NULL,
   proof TEXT NOT NULL,
-  judge TEXT NOT NULL CHECK(judge IN ('verified','rejected','timeout','error')),
+  judge TEXT NOT NULL CHECK(judge IN ({_in(Status)})),
   judge_reason TEXT NOT NULL DEFAULT '',
-  gate TEXT CHECK(gate IS NULL OR gate IN ('verified','rejected','timeout','error')),
+  gate TEXT CHECK(gate IS NULL OR gate IN ({_in(Status)})),
   gate_reason TEXT,
   seconds REAL NOT NULL DEFAULT 0,
   tokens INTEGER NOT NULL DEFAULT 0,
@@ -65,10 +122,14 @@ CREATE TABLE IF NOT EXISTS admitted(
 );
 CREATE TABLE IF NOT EXISTS stages(
   round INTEGER NOT NULL,
-  stage TEXT NOT NULL,
+  stage TEXT NOT NULL CHECK(stage IN ({_in(Stage)})),
   finished_at REAL NOT NULL,
-  info TEXT NOT NULL DEFAULT '{}',
+  info TEXT NOT NULL DEFAULT '{{}}',
   PRIMARY KEY(round, stage)
+);
+CREATE TABLE IF NOT EXISTS timings(
+  round INTEGER PRIMARY KEY,
+  seconds TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rounds(
   round INTEGER PRIMARY KEY,
@@ -79,6 +140,12 @@ CREATE TABLE IF NOT EXISTS meta(
   value TEXT NOT NULL
 );
 """
+
+REQUIRED_TABLES = ("theorems", "attempts", "admitted", "meta")
+
+# Stores written by earlier versions: the stage names they used for what is now named otherwise.
+_OLD_STAGE_NAMES = {"train": Stage.FINETUNE}
+_OLD_TIMINGS_STAGE = "timings"
 
 
 @dataclass(frozen=True)
@@ -97,15 +164,52 @@ class Attempt:
     checkpoint: str
 
 
+class StoreError(RuntimeError):
+    """The file is not a readable ratchet run store; str() is one line."""
+
+
+def _marks(values: Sequence) -> str:
+    return ",".join("?" * len(values))
+
+
 class Store:
-    def __init__(self, path: str | Path):
+    """A run's store. ``readonly=True`` opens an existing store for inspection: it never writes,
+    never blocks a run that is still writing, and raises StoreError if the file is not a store."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            try:
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+                self.db.row_factory = sqlite3.Row
+                self._tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            except sqlite3.DatabaseError as e:
+                raise StoreError(f"{self.path}: cannot read the run store ({e})") from None
+            missing = set(REQUIRED_TABLES) - self._tables
+            if missing:
+                self.db.close()
+                raise StoreError(f"{self.path}: not a ratchet run store "
+                                 f"(missing tables: {', '.join(sorted(missing))})")
+            return
         self.db = sqlite3.connect(self.path, timeout=60)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
         self.db.commit()
+        self._tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Bring a store written by an earlier version to today's names (idempotent)."""
+        with self.db:
+            for old, new in _OLD_STAGE_NAMES.items():
+                self.db.execute("UPDATE OR IGNORE stages SET stage=? WHERE stage=?", (new.value, old))
+            for round_, info in self.db.execute("SELECT round, info FROM stages WHERE stage=?",
+                                                (_OLD_TIMINGS_STAGE,)).fetchall():
+                self.db.execute("INSERT OR IGNORE INTO timings VALUES(?,?)", (round_, info))
+            self.db.execute("DELETE FROM stages WHERE stage=?", (_OLD_TIMINGS_STAGE,))
 
     def close(self) -> None:
         self.db.close()
@@ -119,6 +223,9 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
 
+    def meta(self) -> dict:
+        return {r[0]: json.loads(r[1]) for r in self.db.execute("SELECT key, value FROM meta")}
+
     # -- theorems -------------------------------------------------------------
     def add_theorems(self, rows: Iterable[dict]) -> None:
         with self.db:
@@ -128,6 +235,23 @@ class Store:
 
     def theorem(self, theorem_id: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM theorems WHERE id=?", (theorem_id,)).fetchone()
+
+    def theorems(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM theorems").fetchall()
+
+    def theorem_ids_like(self, fragment: str, limit: int) -> list[str]:
+        """Ids containing `fragment`, for "did you mean" hints."""
+        return [r[0] for r in self.db.execute("SELECT id FROM theorems WHERE id LIKE ? ORDER BY id LIMIT ?",
+                                              (f"%{fragment}%", limit))]
+
+    def families(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT family FROM theorems ORDER BY family")]
+
+    def family_of(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT id, family FROM theorems")}
+
+    def pool_sizes(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT pool, COUNT(*) FROM theorems GROUP BY pool").fetchall())
 
     # -- attempts -------------------------------------------------------------
     def add_attempts(self, attempts: Iterable[Attempt]) -> int:
@@ -156,6 +280,113 @@ class Store:
             args.append(phase)
         yield from self.db.execute(q + " ORDER BY id", args)
 
+    def has_attempts(self, round_: int, phase: str) -> bool:
+        return self.db.execute("SELECT 1 FROM attempts WHERE round=? AND phase=? LIMIT 1",
+                               (round_, phase)).fetchone() is not None
+
+    def attempt_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
+
+    def attempt_rounds(self) -> set[int]:
+        return {r[0] for r in self.db.execute("SELECT DISTINCT round FROM attempts")}
+
+    def round_checkpoint(self, round_: int) -> str | None:
+        """The checkpoint recorded on the round's attempts (None if it has none)."""
+        row = self.db.execute("SELECT checkpoint FROM attempts WHERE round=? LIMIT 1", (round_,)).fetchone()
+        return row[0] if row else None
+
+    def judged_verdicts(self) -> Iterator[sqlite3.Row]:
+        """theorem_id, proof, judge, judge_reason, seconds of every attempt the judge did judge."""
+        judged = (Status.VERIFIED, Status.REJECTED, Status.TIMEOUT)
+        yield from self.db.execute("SELECT theorem_id, proof, judge, judge_reason, seconds FROM attempts "
+                                   f"WHERE judge IN ({_marks(judged)})", [s.value for s in judged])
+
+    def round_volume(self, round_: int) -> tuple[int, int]:
+        """(tokens sampled, attempts stored) in a round."""
+        tokens, count = self.db.execute("SELECT COALESCE(SUM(tokens),0), COUNT(*) FROM attempts WHERE round=?",
+                                        (round_,)).fetchone()
+        return tokens, count
+
+    def gate_admitted(self, round_: int) -> list[sqlite3.Row]:
+        """Training-pool attempts of a round that the gate admitted, in the order they were made."""
+        return self.db.execute("SELECT * FROM attempts WHERE round=? AND phase=? AND gate=? ORDER BY id",
+                               (round_, Phase.TRAIN.value, Status.VERIFIED.value)).fetchall()
+
+    def heldout_attempts(self, round_: int) -> list[sqlite3.Row]:
+        """theorem_id, phase, proof, judge and family ('?' if unknown) of a round's held-out attempts."""
+        return self.db.execute(
+            "SELECT a.theorem_id, a.phase, a.proof, a.judge, COALESCE(t.family, '?') AS family "
+            "FROM attempts a LEFT JOIN theorems t ON t.id = a.theorem_id "
+            f"WHERE a.round = ? AND a.phase IN ({_marks(HELDOUT_PHASES)}) ORDER BY a.id",
+            (round_, *[p.value for p in HELDOUT_PHASES])).fetchall()
+
+    def pool_counts(self, round_: int) -> dict[str, int]:
+        """What a round's training-pool sampling produced; see ``loop.metrics.pool_stats``."""
+        row = self.db.execute(
+            "SELECT COUNT(*) AS attempts,"
+            " COALESCE(SUM(a.judge = :ok), 0) AS verified,"
+            " COUNT(DISTINCT CASE WHEN a.judge = :ok THEN a.theorem_id END) AS theorems_proved,"
+            " COALESCE(SUM(a.gate = :ok), 0) AS gate_admitted,"
+            " COALESCE(SUM(a.gate = :ok AND a.judge != :ok), 0) AS false_admits,"
+            " COALESCE(SUM(a.judge = :error), 0) AS judge_errors,"
+            " COALESCE(SUM(a.gate = :ok AND t.pool = :canary), 0) AS canary_gate_admitted "
+            "FROM attempts a LEFT JOIN theorems t ON t.id = a.theorem_id "
+            "WHERE a.round = :round AND a.phase = :phase",
+            {"ok": Status.VERIFIED.value, "error": Status.ERROR.value, "canary": Pool.CANARY.value,
+             "round": round_, "phase": Phase.TRAIN.value}).fetchone()
+        return {key: int(row[key]) for key in row.keys()}
+
+    def proved_theorems(self, round_: int, phases: Sequence[str]) -> tuple[set[str], set[str]]:
+        """(attempted, proved) theorem ids in one round over some phases; proved = any attempt verified."""
+        rows = self.db.execute(
+            f"SELECT theorem_id, MAX(judge = ?) FROM attempts WHERE round = ? AND phase IN ({_marks(phases)})"
+            " GROUP BY theorem_id", (Status.VERIFIED.value, round_, *[str(p) for p in phases])).fetchall()
+        return {r[0] for r in rows}, {r[0] for r in rows if r[1]}
+
+    _ATTEMPT_COLUMNS = ("a.id, a.round, a.phase, a.theorem_id, t.family, t.pool, a.sample_idx, a.proof, a.judge, "
+                        "a.judge_reason, a.gate, a.gate_reason, a.seconds, a.tokens, a.checkpoint, a.created_at")
+
+    def find_attempts(self, round_: int | None = None, theorem: str | None = None, family: str | None = None,
+                      verdict: str | None = None, phase: str | None = None, disagree: bool = False,
+                      limit: int | None = None) -> Iterator[dict]:
+        """Attempts joined with their theorem's family and pool, by round then in the order made.
+
+        ``verdict`` matches the judge; ``disagree`` keeps attempts whose gate differs from the judge.
+        """
+        where, args = ["1=1"], []
+        for column, value in (("a.round", round_), ("a.theorem_id", theorem), ("t.family", family),
+                              ("a.judge", verdict), ("a.phase", phase)):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(value)
+        if disagree:
+            where.append("a.gate IS NOT NULL AND a.gate != a.judge")
+        sql = (f"SELECT {self._ATTEMPT_COLUMNS} FROM attempts a LEFT JOIN theorems t ON t.id = a.theorem_id"
+               f" WHERE {' AND '.join(where)} ORDER BY a.round, a.id")
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        for row in self.db.execute(sql, args):
+            yield dict(row)
+
+    def _statement_column(self, backend: str) -> str:
+        return f"t.statement_{backend}" if backend in ("coq", "lean") else "NULL"
+
+    def export_attempts(self, backend: str) -> Iterator[dict]:
+        """Every attempt with its theorem's family, pool and statement in `backend`'s language."""
+        sql = ("SELECT a.id AS attempt_id, a.round, a.phase, a.checkpoint, a.theorem_id, t.family, t.pool,"
+               f" COALESCE({self._statement_column(backend)}, t.statement) AS statement, a.sample_idx, a.proof,"
+               " a.judge, a.judge_reason, a.gate, a.gate_reason, a.seconds, a.tokens FROM attempts a"
+               " LEFT JOIN theorems t ON t.id = a.theorem_id ORDER BY a.round, a.id")
+        for row in self.db.execute(sql):
+            yield dict(row)
+
+    def report_attempts(self) -> Iterator[tuple]:
+        """(round, phase, theorem_id, sample_idx, judge, gate, seconds, proof, judge_reason, gate_reason),
+        by round then in the order made: the columns the HTML report embeds."""
+        yield from self.db.execute("SELECT round, phase, theorem_id, sample_idx, judge, gate, seconds, proof,"
+                                   " judge_reason, gate_reason FROM attempts ORDER BY round, id")
+
     # -- admitted set ---------------------------------------------------------
     def set_admitted(self, round_: int, rows: Iterable[tuple[str, str, int | None]]) -> None:
         with self.db:
@@ -166,22 +397,69 @@ class Store:
     def admitted(self, round_: int) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM admitted WHERE round=? ORDER BY theorem_id, proof", (round_,)).fetchall()
 
-    # -- stages and summaries -------------------------------------------------
-    def stage_done(self, round_: int, stage: str) -> bool:
-        return self.db.execute("SELECT 1 FROM stages WHERE round=? AND stage=?", (round_, stage)).fetchone() is not None
+    def admitted_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM admitted").fetchone()[0]
 
-    def mark_stage(self, round_: int, stage: str, info: dict | None = None) -> None:
+    def admitted_with_verdicts(self, first_round: int | None, last_round: int) -> list[sqlite3.Row]:
+        """round, theorem_id, proof, attempt_id and the judge of the attempt it came from (NULL for
+        warm-start rows or a missing attempt), over rounds first_round..last_round (None: from the start)."""
+        return self.db.execute(
+            "SELECT ad.round, ad.theorem_id, ad.proof, ad.attempt_id, a.judge "
+            "FROM admitted ad LEFT JOIN attempts a ON a.id = ad.attempt_id "
+            "WHERE ad.round >= ? AND ad.round <= ? ORDER BY ad.round, ad.theorem_id, ad.proof",
+            (first_round if first_round is not None else -1, last_round)).fetchall()
+
+    def admitted_of_theorem(self, theorem_id: str) -> list[dict]:
+        """One theorem's admitted proofs, every round, with judge and gate of the attempt each came from."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT ad.round, ad.proof, ad.attempt_id, a.judge, a.gate FROM admitted ad"
+            " LEFT JOIN attempts a ON a.id = ad.attempt_id WHERE ad.theorem_id=? ORDER BY ad.round, ad.proof",
+            (theorem_id,))]
+
+    def export_admitted(self, backend: str) -> Iterator[dict]:
+        """The admitted table joined with its attempts and theorems (statement in `backend`'s language)."""
+        sql = (f"SELECT ad.round, a.checkpoint, ad.theorem_id, t.family,"
+               f" COALESCE({self._statement_column(backend)}, t.statement) AS statement, ad.proof, ad.attempt_id,"
+               " a.judge, a.gate FROM admitted ad LEFT JOIN attempts a ON a.id = ad.attempt_id"
+               " LEFT JOIN theorems t ON t.id = ad.theorem_id ORDER BY ad.round, ad.theorem_id, ad.proof")
+        for row in self.db.execute(sql):
+            yield dict(row)
+
+    # -- stages, timings and summaries ------------------------------------------
+    def stage_done(self, round_: int, stage: Stage) -> bool:
+        return self.db.execute("SELECT 1 FROM stages WHERE round=? AND stage=?",
+                               (round_, Stage(stage).value)).fetchone() is not None
+
+    def mark_stage(self, round_: int, stage: Stage, info: dict | None = None, timings: dict | None = None) -> None:
+        """Mark a stage finished; with `timings`, the round's timings so far are stored in the same transaction."""
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO stages VALUES(?,?,?,?)",
-                            (round_, stage, time.time(), json.dumps(info or {})))
+                            (round_, Stage(stage).value, time.time(), json.dumps(info or {})))
+            if timings is not None:
+                self.db.execute("INSERT OR REPLACE INTO timings VALUES(?,?)", (round_, json.dumps(timings)))
 
-    def stage_info(self, round_: int, stage: str) -> dict:
-        row = self.db.execute("SELECT info FROM stages WHERE round=? AND stage=?", (round_, stage)).fetchone()
+    def stage_info(self, round_: int, stage: Stage) -> dict:
+        row = self.db.execute("SELECT info FROM stages WHERE round=? AND stage=?",
+                              (round_, Stage(stage).value)).fetchone()
         return json.loads(row[0]) if row else {}
+
+    def timings(self, round_: int) -> dict:
+        """Seconds spent so far in each part of a round (and the prover calls made), as last stored."""
+        if "timings" in self._tables:
+            row = self.db.execute("SELECT seconds FROM timings WHERE round=?", (round_,)).fetchone()
+            if row:
+                return json.loads(row[0])
+        if self.readonly:  # a store from before the timings table, never upgraded
+            row = self.db.execute("SELECT info FROM stages WHERE round=? AND stage=?",
+                                  (round_, _OLD_TIMINGS_STAGE)).fetchone()
+            return json.loads(row[0]) if row else {}
+        return {}
 
     def set_round_summary(self, round_: int, summary: dict) -> None:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO rounds VALUES(?,?)", (round_, json.dumps(summary)))
 
     def round_summaries(self) -> list[dict]:
+        if "rounds" not in self._tables:
+            return []
         return [json.loads(r[0]) for r in self.db.execute("SELECT summary FROM rounds ORDER BY round")]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loop.config import RunConfig, dump_config
-from loop.store import Attempt, Store
+from loop.store import Attempt, Stage, Store
 
 FAMILIES = ("lin", "ring", "compute", "prop", "exists", "induct")
 K_TRAIN = 8  # proofs sampled per training-pool theorem per round (config sampling.k)
@@ -255,8 +255,7 @@ def make_synthetic_run(dir: str | Path, n_attempts: int = 2000, rounds: int = 3,
         store.add_attempts(attempts)
 
         # Selection: gate-verified train samples, distinct per theorem, capped (select.per_theorem_cap).
-        rows = store.db.execute("SELECT id, theorem_id, proof, judge, judge_reason FROM attempts WHERE round=? AND phase='train'"
-                                " AND gate='verified' ORDER BY id", (r,)).fetchall()
+        rows = store.gate_admitted(r)
         chosen: dict[str, dict[str, tuple[int, str, str]]] = {}
         for row in rows:
             per = chosen.setdefault(row["theorem_id"], {})
@@ -276,7 +275,7 @@ def make_synthetic_run(dir: str | Path, n_attempts: int = 2000, rounds: int = 3,
         with open(sft_dir / "sft.jsonl", "w") as f:
             for tid, proof, _ in admitted:
                 f.write(json.dumps({"theorem_id": tid, "statement": by_id[tid].coq, "proof": proof}) + "\n")
-        for stage in ("sample", "verify", "select", "train", "eval"):
+        for stage in (Stage.EVAL, Stage.ENTROPY, Stage.SAMPLE, Stage.SELECT, Stage.FINETUNE):
             store.mark_stage(r, stage)
 
         summary_r, proved = _round_summary(store, r, checkpoint, attempts, len(admitted), n_false,
@@ -305,7 +304,7 @@ def _round_summary(store: Store, r: int, checkpoint: str, attempts: list[Attempt
                    rng: random.Random) -> tuple[dict, set[str]]:
     """The per-round summary, computed from this round's attempts the way the metrics stage defines it,
     and the held-out theorems proved this round (for the next round's forgetting)."""
-    fam = {row["id"]: row["family"] for row in store.db.execute("SELECT id, family FROM theorems")}
+    fam = store.family_of()
     evals: dict[str, list[Attempt]] = {}
     greedy: dict[str, bool] = {}
     for a in attempts:

@@ -54,7 +54,7 @@ def test_two_runs_side_by_side(two_runs, tmp_path):
         assert re.search(rf'<svg class="plot" id="{pid}"', html), pid
     data = embedded_data(html)
     runs = [load_run(p) for p in two_runs]
-    n = [r.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] for r in runs]
+    n = [r.store.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] for r in runs]
     assert len(data["cols"]["rd"]) == sum(n)
     assert [data["cols"]["r"].count(i) for i in (0, 1)] == n
     assert data["runs"] == ["synthetic-5", "synthetic-6"]
@@ -76,10 +76,10 @@ def test_the_table_data_round_trips(two_runs, tmp_path):
     c, S, T = data["cols"], data["strings"], data["theorems"]
     decoded = sorted((c["rd"][i], data["phases"][c["ph"][i]], T[c["th"][i]][1], c["s"][i],
                       data["verdicts"][c["j"][i]], S[c["p"][i]]) for i in range(len(c["rd"])))
-    stored = sorted(tuple(r) for r in run.db.execute(
+    stored = sorted(tuple(r) for r in run.store.db.execute(
         "SELECT round, phase, theorem_id, sample_idx, judge, proof FROM attempts"))
     assert decoded == stored
-    assert {t[4] for t in T} <= {r[0] for r in run.db.execute("SELECT statement_coq FROM theorems")}
+    assert {t[4] for t in T} <= {r[0] for r in run.store.db.execute("SELECT statement_coq FROM theorems")}
 
 
 def test_same_named_runs_get_distinct_labels(two_runs, tmp_path):
@@ -113,7 +113,7 @@ def test_partial_summaries_still_give_a_report(tmp_path):
     run = load_run(run_dir)
     stats = build_report([run], out)
     html = out.read_text()
-    assert stats.attempts == run.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 31
+    assert stats.attempts == run.store.db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 31
     assert stats.bytes == out.stat().st_size
     assert "no contamination numbers in these runs" in html
     for pid in PLOT_IDS:
