@@ -78,6 +78,7 @@ from typing import Any, Callable
 
 from loop.config import (ConfigError, RunConfig, dump_config, load_config, read_yaml_mapping, set_dotted,
                          validate_config)
+from loop.summary import Forgetting, PoolStats, RoundSummary, load_rounds
 
 TOP_KEYS = ("name", "base_config", "base", "arms", "grid", "arm_timeout_s")
 # short names for the keys that are varied most; any other key is named by its dotted path
@@ -271,7 +272,7 @@ def arm_finished(run_dir: Path, cfg: RunConfig) -> bool:
         summary = json.loads(path.read_text())
     except json.JSONDecodeError:
         return False  # a half-written file (the loop writes atomically, but be safe): not finished
-    done = {r.get("round") for r in summary.get("rounds", []) if isinstance(r, dict)}
+    done = {r.round for r in load_rounds(summary.get("rounds", []))}
     return set(range(cfg.rounds + 1)) <= done
 
 
@@ -469,32 +470,30 @@ PLOTS = [("heldout_pass@1", "held-out pass@1 (sampled)", "pass_at_1.png"),
          ("contamination", "contamination (share of SFT set the judge rejects)", "contamination.png")]
 
 
-def flatten_round(r: dict) -> dict[str, Any]:
+def flatten_round(r: RoundSummary) -> dict[str, Any]:
     """One summary.json round -> the CSV's metric columns (absent fields become None)."""
-    h = r.get("heldout") or {}
-    pool, lock = r.get("pool") or {}, r.get("lockin") or {}
-    forget, cost = r.get("forgetting") or {}, r.get("cost") or {}
-    secs = cost.get("seconds") or {}
+    h, lock, cost = r.heldout, r.lockin, r.cost
+    pool, forget = r.pool or PoolStats(), r.forgetting or Forgetting()
     row = {
-        "heldout_pass@1": h.get("pass@1"), "heldout_greedy_pass@1": h.get("greedy_pass@1"),
-        "heldout_pass@k": h.get("pass@k"), "heldout_k": h.get("k"), "heldout_n": h.get("n"),
-        "heldout_theorems": h.get("theorems"), "entropy": h.get("entropy"),
-        "unique_proofs_per_theorem": h.get("unique_proofs_per_theorem"),
-        "distinct_1": h.get("distinct_1"), "distinct_2": h.get("distinct_2"),
-        "admitted": r.get("admitted"), "contamination": r.get("contamination"),
-        "false_admitted": lock.get("false_admitted"), "lockin_false_theorems": lock.get("false_theorems"),
-        "lockin_false_theorems_still_produced": lock.get("false_theorems_still_produced"),
-        "lockin_reproduce_prob": lock.get("reproduce_prob"), "lockin_reproduce_rate": lock.get("reproduce_rate"),
-        "forgotten": forget.get("lost"), "gained": forget.get("gained"),
-        "pool_attempts": pool.get("attempts"), "pool_verified": pool.get("verified"),
-        "pool_theorems_proved": pool.get("theorems_proved"), "pool_gate_admitted": pool.get("gate_admitted"),
-        "tokens_sampled": cost.get("tokens_sampled"), "proofs_checked": cost.get("proofs_checked"),
-        "proofs_verified": cost.get("proofs_verified"),
-        "verify_per_s": cost.get("verify_per_s"), "seconds": r.get("seconds"),
+        "heldout_pass@1": h.pass_at_1, "heldout_greedy_pass@1": h.greedy_pass_at_1,
+        "heldout_pass@k": h.pass_at_k, "heldout_k": h.k, "heldout_n": h.n,
+        "heldout_theorems": h.theorems, "entropy": h.entropy,
+        "unique_proofs_per_theorem": h.unique_proofs_per_theorem,
+        "distinct_1": h.distinct_1, "distinct_2": h.distinct_2,
+        "admitted": r.admitted, "contamination": r.contamination,
+        "false_admitted": lock.false_admitted, "lockin_false_theorems": lock.false_theorems,
+        "lockin_false_theorems_still_produced": lock.false_theorems_still_produced,
+        "lockin_reproduce_prob": lock.reproduce_prob, "lockin_reproduce_rate": lock.reproduce_rate,
+        "forgotten": forget.lost, "gained": forget.gained,
+        "pool_attempts": pool.attempts, "pool_verified": pool.verified,
+        "pool_theorems_proved": pool.theorems_proved, "pool_gate_admitted": pool.gate_admitted,
+        "tokens_sampled": cost.tokens_sampled, "proofs_checked": cost.proofs_checked,
+        "proofs_verified": cost.proofs_verified,
+        "verify_per_s": cost.verify_per_s, "seconds": r.seconds,
     }
     for stage in ("sample", "verify", "train", "eval"):
-        row[f"seconds_{stage}"] = secs.get(stage)
-    for k, v in sorted((h.get("pass@k_curve") or {}).items(), key=lambda kv: int(kv[0])):
+        row[f"seconds_{stage}"] = getattr(cost.seconds, stage)
+    for k, v in sorted(h.curve().items()):
         row[f"heldout_curve@{k}"] = v
     return row
 
@@ -514,8 +513,8 @@ def collect_rows(out: Path) -> tuple[dict, list[dict], list[str]]:
                "fn": cfg.gate.fn, "temperature": cfg.sampling.temperature, "seed": cfg.seed}
         resolved = flatten(cfg.model_dump(mode="json"))
         extra = {k: resolved.get(k) for k in index["keys"] if k not in ID_KEYS}
-        for r in sorted(summary.get("rounds", []), key=lambda r: r["round"]):
-            rows.append({**ids, **extra, "round": r["round"], **flatten_round(r)})
+        for r in sorted(load_rounds(summary.get("rounds", [])), key=lambda r: r.round):
+            rows.append({**ids, **extra, "round": r.round, **flatten_round(r)})
     return index, rows, missing
 
 

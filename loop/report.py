@@ -26,6 +26,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from loop.runview import PHASES, STATUSES, Run, label_runs
+from loop.summary import Forgetting, PoolStats, RoundSummary
 
 # Colour per run (overlaid runs) and per verdict; colour-blind-friendly (Okabe-Ito).
 RUN_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
@@ -50,24 +51,24 @@ class Plot:
 
 # -- reading numbers out of summary.json ------------------------------------------------
 
-def _get(d: Any, *keys: str) -> Any:
-    """Nested lookup that tolerates absent sections and nulls (stages may not have written them yet)."""
-    for k in keys:
-        if not isinstance(d, dict):
-            return None
-        d = d.get(k)
-    return d
+# A per-round number, read off a summary; None where the round does not have it.
+Field_ = Callable[[RoundSummary], Any]
 
 
-def _series(run: Run, *keys: str) -> tuple[list[int], list[float]]:
+def _series(run: Run, field: Field_) -> tuple[list[int], list[float]]:
     """(rounds, values) for one per-round number, skipping rounds where it is missing."""
     xs, ys = [], []
     for s in run.round_summaries():
-        v = _get(s, *keys)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and "round" in s:
-            xs.append(int(s["round"]))
+        v = field(s)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and s.round is not None:
+            xs.append(s.round)
             ys.append(float(v))
     return xs, ys
+
+
+def _family_pass1(s: RoundSummary, family: str) -> float | None:
+    block = s.heldout.per_family.get(family)
+    return block.pass_at_1 if block else None
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -117,14 +118,14 @@ def _round_axis(ax, runs: list[Run]) -> None:
     ax.set_xlabel("round")
 
 
-def _line_plot(runs: list[Run], series: list[tuple[tuple[str, ...], str, str]], ylabel: str,
+def _line_plot(runs: list[Run], series: list[tuple[Field_, str, str]], ylabel: str,
                what: str, ylim01: bool = True):
-    """One line per (run, series); series = (summary keys, legend suffix, line style)."""
+    """One line per (run, series); series = (summary field, legend suffix, line style)."""
     fig, (ax,) = _figure()
     drawn = 0
     for i, run in enumerate(runs):
-        for keys, suffix, style in series:
-            xs, ys = _series(run, *keys)
+        for field, suffix, style in series:
+            xs, ys = _series(run, field)
             if not xs:
                 continue
             label = run.label if len(series) == 1 else f"{run.label}: {suffix}"
@@ -142,7 +143,7 @@ def _line_plot(runs: list[Run], series: list[tuple[tuple[str, ...], str, str]], 
 
 
 def _pass_k_label(runs: list[Run]) -> str:
-    ks = {_get(s, "heldout", "k") for run in runs for s in run.round_summaries()} - {None}
+    ks = {s.heldout.k for run in runs for s in run.round_summaries()} - {None}
     return f"pass@{ks.pop()}" if len(ks) == 1 else "pass@k"
 
 
@@ -151,14 +152,14 @@ def _passk_curve_plot(runs: list[Run]):
     fig, (ax,) = _figure()
     drawn = 0
     for i, run in enumerate(runs):
-        summaries = [s for s in run.round_summaries() if isinstance(_get(s, "heldout", "pass@k_curve"), dict)]
+        summaries = [s for s in run.round_summaries() if s.heldout.pass_at_k_curve]
         for s, style in ((summaries[0], "o--"), (summaries[-1], "o-")) if summaries else ():
-            curve = {int(k): v for k, v in s["heldout"]["pass@k_curve"].items() if isinstance(v, (int, float))}
+            curve = s.heldout.curve()
             if not curve:
                 continue
             ks = sorted(curve)
             ax.plot(ks, [curve[k] for k in ks], style, color=RUN_COLORS[i % len(RUN_COLORS)], markersize=4,
-                    label=f"{run.label}: round {s.get('round')}")
+                    label=f"{run.label}: round {s.round}")
             drawn += 1
             if len(summaries) == 1:
                 break
@@ -177,12 +178,11 @@ def _family_plot(runs: list[Run]):
     """Held-out pass@1 per family across rounds, one panel per run."""
     ncols = min(len(runs), 3)
     fig, axes = _figure(width=min(5.0 * ncols, 15), height=3.0, ncols=ncols)
-    families = sorted({f for run in runs for s in run.round_summaries()
-                       for f in (_get(s, "heldout", "per_family") or {})})
+    families = sorted({f for run in runs for s in run.round_summaries() for f in s.heldout.per_family})
     for ax, run in zip(axes, runs[:ncols]):
         drawn = 0
         for j, fam in enumerate(families):
-            xs, ys = _series(run, "heldout", "per_family", fam, "pass@1")
+            xs, ys = _series(run, lambda s: _family_pass1(s, fam))
             if xs:
                 ax.plot(xs, ys, "o-", markersize=3, color=RUN_COLORS[j % len(RUN_COLORS)], label=fam)
                 drawn += 1
@@ -202,8 +202,8 @@ def _forgetting_plot(runs: list[Run]):
     width = 0.8 / max(len(runs), 1)
     drawn = 0
     for i, run in enumerate(runs):
-        gx, gained = _series(run, "forgetting", "gained")
-        lx, lost = _series(run, "forgetting", "lost")
+        gx, gained = _series(run, lambda s: s.forgetting.gained if s.forgetting else None)
+        lx, lost = _series(run, lambda s: s.forgetting.lost if s.forgetting else None)
         color = RUN_COLORS[i % len(RUN_COLORS)]
         offset = (i - (len(runs) - 1) / 2) * width
         if gx:
@@ -255,18 +255,18 @@ def _plots(runs: list[Run], seconds: list[dict[str, np.ndarray]]) -> list[Plot]:
     specs: list[tuple[str, str, str, Callable[[], Any]]] = [
         ("plot-pass1", "Held-out pass@1 per round",
          "Sampled pass@1 (mean over theorems of c/n, solid) and greedy pass@1 (dashed), judged by the ground truth.",
-         lambda: _line_plot(runs, [(("heldout", "pass@1"), "sampled", "o-"),
-                                   (("heldout", "greedy_pass@1"), "greedy", "s--")], "held-out pass@1",
+         lambda: _line_plot(runs, [(lambda s: s.heldout.pass_at_1, "sampled", "o-"),
+                                   (lambda s: s.heldout.greedy_pass_at_1, "greedy", "s--")], "held-out pass@1",
                             "held-out numbers")),
         ("plot-passk", f"Held-out {k} per round",
          "Unbiased estimator 1 - C(n-c,k)/C(n,k), averaged over held-out theorems.",
-         lambda: _line_plot(runs, [(("heldout", "pass@k"), k, "o-")], f"held-out {k}", "held-out numbers")),
+         lambda: _line_plot(runs, [(lambda s: s.heldout.pass_at_k, k, "o-")], f"held-out {k}", "held-out numbers")),
         ("plot-passk-curve", "pass@k curve, first and last round",
          "How far sampled pass@1 is from pass@k, and how much of that gap training closed.",
          lambda: _passk_curve_plot(runs)),
         ("plot-contamination", "Contamination per round",
          "Share of each round's admitted (SFT) proofs that the judge rejects: 0 with a sound gate.",
-         lambda: _line_plot(runs, [(("contamination",), "contamination", "o-")], "false share of SFT set",
+         lambda: _line_plot(runs, [(lambda s: s.contamination, "contamination", "o-")], "false share of SFT set",
                             "contamination numbers")),
         ("plot-pool", "Training pool per round",
          "Judge-verified share of training-pool samples (solid) and gate-admitted share (dashed).",
@@ -276,16 +276,16 @@ def _plots(runs: list[Run], seconds: list[dict[str, np.ndarray]]) -> list[Plot]:
          lambda: _forgetting_plot(runs)),
         ("plot-entropy", "Policy entropy per round",
          "Mean token entropy of the policy on a fixed probe set of held-out prompts.",
-         lambda: _line_plot(runs, [(("heldout", "entropy"), "entropy", "o-")], "nats per token",
+         lambda: _line_plot(runs, [(lambda s: s.heldout.entropy, "entropy", "o-")], "nats per token",
                             "entropy numbers", ylim01=False)),
         ("plot-diversity", "Diversity per round",
          "Distinct-2 (solid) and distinct-1 (dashed) over held-out samples.",
-         lambda: _line_plot(runs, [(("heldout", "distinct_2"), "distinct-2", "o-"),
-                                   (("heldout", "distinct_1"), "distinct-1", "s--")], "distinct-n",
+         lambda: _line_plot(runs, [(lambda s: s.heldout.distinct_2, "distinct-2", "o-"),
+                                   (lambda s: s.heldout.distinct_1, "distinct-1", "s--")], "distinct-n",
                             "diversity numbers")),
         ("plot-unique", "Unique proofs per held-out theorem",
          "Distinct proof texts among the n samples of each held-out theorem, averaged.",
-         lambda: _line_plot(runs, [(("heldout", "unique_proofs_per_theorem"), "unique", "o-")],
+         lambda: _line_plot(runs, [(lambda s: s.heldout.unique_proofs_per_theorem, "unique", "o-")],
                             "unique proofs / theorem", "diversity numbers", ylim01=False)),
         ("plot-family", "Per-family held-out pass@1", "One panel per run (at most three), one line per family.",
          lambda: _family_plot(runs)),
@@ -305,9 +305,11 @@ def _pool_plot(runs: list[Run]):
         for key, style, suffix in (("verified", "o-", "judge-verified"), ("gate_admitted", "s--", "gate-admitted")):
             xs, ys = [], []
             for s in run.round_summaries():
-                n, v = _get(s, "pool", "attempts"), _get(s, "pool", key)
-                if isinstance(n, int) and n > 0 and isinstance(v, (int, float)):
-                    xs.append(s["round"])
+                if s.pool is None:
+                    continue
+                n, v = s.pool.attempts, getattr(s.pool, key)
+                if isinstance(n, int) and n > 0 and isinstance(v, (int, float)) and s.round is not None:
+                    xs.append(s.round)
                     ys.append(v / n)
             if xs:
                 ax.plot(xs, ys, style, color=RUN_COLORS[i % len(RUN_COLORS)], markersize=4,
@@ -359,11 +361,11 @@ def _run_overview(run: Run) -> dict[str, str]:
     n_admitted = run.store.admitted_count()
     gate = run.summary.get("gate") or run.config.get("gate") or {}
     rs = run.round_summaries()
-    first, last = (rs[0], rs[-1]) if rs else ({}, {})
-    k = _get(last, "heldout", "k")
+    first, last = (rs[0], rs[-1]) if rs else (RoundSummary(), RoundSummary())
+    k = last.heldout.k
 
-    def arrow(*keys: str) -> str:
-        a, b = _get(first, *keys), _get(last, *keys)
+    def arrow(field: Field_) -> str:
+        a, b = field(first), field(last)
         if a is None and b is None:
             return "–"
         return f"{_fmt(a)} → {_fmt(b)}" if len(rs) > 1 else _fmt(b)
@@ -381,14 +383,13 @@ def _run_overview(run: Run) -> dict[str, str]:
         "theorems": ", ".join(f"{p} {n}" for p, n in sorted(pools.items())),
         "attempts": f"{n_attempts:,}",
         "admitted (all rounds)": f"{n_admitted:,}",
-        "held-out pass@1 (first → last)": arrow("heldout", "pass@1"),
-        "greedy pass@1": arrow("heldout", "greedy_pass@1"),
-        f"pass@{k or 'k'}": arrow("heldout", "pass@k"),
+        "held-out pass@1 (first → last)": arrow(lambda s: s.heldout.pass_at_1),
+        "greedy pass@1": arrow(lambda s: s.heldout.greedy_pass_at_1),
+        f"pass@{k or 'k'}": arrow(lambda s: s.heldout.pass_at_k),
         # The final round only evaluates, so its contamination is null: show the last round that trained.
-        "contamination (last SFT set)": _fmt(next((s["contamination"] for s in reversed(rs)
-                                                   if isinstance(s, dict) and s.get("contamination") is not None),
-                                                  None)),
-        "base model": str(m.get("base_model") or _get(run.config, "model", "name_or_path") or "–"),
+        "contamination (last SFT set)": _fmt(next((s.contamination for s in reversed(rs)
+                                                   if s.contamination is not None), None)),
+        "base model": str(m.get("base_model") or (run.config.get("model") or {}).get("name_or_path") or "–"),
         "started": _when(m.get("started_at")),
         "duration": f"{duration / 60:.1f} min" if duration is not None else "–",
         "git": _git(m.get("git_hash")),
@@ -399,17 +400,18 @@ def _run_overview(run: Run) -> dict[str, str]:
 def _round_table(run: Run) -> list[dict[str, str]]:
     rows = []
     for s in run.round_summaries():
+        h, pool, forget, train = s.heldout, s.pool or PoolStats(), s.forgetting or Forgetting(), s.train
         rows.append({
-            "round": _fmt(s.get("round")), "checkpoint": _fmt(s.get("checkpoint")),
-            "pass@1": _fmt(_get(s, "heldout", "pass@1")), "greedy": _fmt(_get(s, "heldout", "greedy_pass@1")),
-            "pass@k": _fmt(_get(s, "heldout", "pass@k")), "entropy": _fmt(_get(s, "heldout", "entropy")),
-            "distinct-2": _fmt(_get(s, "heldout", "distinct_2")),
-            "pool verified": f"{_fmt(_get(s, 'pool', 'verified'))}/{_fmt(_get(s, 'pool', 'attempts'))}",
-            "admitted": _fmt(s.get("admitted")), "contamination": _fmt(s.get("contamination")),
-            "gained/lost": f"+{_fmt(_get(s, 'forgetting', 'gained'))}/-{_fmt(_get(s, 'forgetting', 'lost'))}",
-            "train loss": (f"{_fmt(_get(s, 'train', 'loss_first'))} → {_fmt(_get(s, 'train', 'loss_last'))}"
-                           if _get(s, "train", "loss_last") is not None else "–"),
-            "seconds": _fmt(s.get("seconds"), 1),
+            "round": _fmt(s.round), "checkpoint": _fmt(s.checkpoint),
+            "pass@1": _fmt(h.pass_at_1), "greedy": _fmt(h.greedy_pass_at_1),
+            "pass@k": _fmt(h.pass_at_k), "entropy": _fmt(h.entropy),
+            "distinct-2": _fmt(h.distinct_2),
+            "pool verified": f"{_fmt(pool.verified)}/{_fmt(pool.attempts)}",
+            "admitted": _fmt(s.admitted), "contamination": _fmt(s.contamination),
+            "gained/lost": f"+{_fmt(forget.gained)}/-{_fmt(forget.lost)}",
+            "train loss": (f"{_fmt(train.loss_first)} → {_fmt(train.loss_last)}"
+                           if train is not None and train.loss_last is not None else "–"),
+            "seconds": _fmt(s.seconds, 1),
         })
     return rows
 
@@ -422,17 +424,16 @@ def _family_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
         rs = run.round_summaries()
         if not rs:
             continue
-        header += [f"{run.label}: r{rs[0].get('round')}", f"r{rs[-1].get('round')}", "theorems"]
+        header += [f"{run.label}: r{rs[0].round}", f"r{rs[-1].round}", "theorems"]
         cols.append((rs[0], rs[-1]))
-    families = sorted({f for run in runs for s in run.round_summaries()
-                       for f in (_get(s, "heldout", "per_family") or {})})
+    families = sorted({f for run in runs for s in run.round_summaries() for f in s.heldout.per_family})
     body = []
     for fam in families:
         row = [fam]
         for first, last in cols:
-            row += [_fmt(_get(first, "heldout", "per_family", fam, "pass@1")),
-                    _fmt(_get(last, "heldout", "per_family", fam, "pass@1")),
-                    _fmt(_get(last, "heldout", "per_family", fam, "theorems"))]
+            in_last = last.heldout.per_family.get(fam)
+            row += [_fmt(_family_pass1(first, fam)), _fmt(_family_pass1(last, fam)),
+                    _fmt(in_last.theorems if in_last else None)]
         body.append(row)
     return header, body
 

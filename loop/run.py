@@ -35,6 +35,8 @@ from loop.config import RunConfig, dump_config, load_config
 from loop.gates import make_gate
 from loop.selection import normalize, select_admitted
 from loop.store import Attempt, Phase, Stage, Store
+from loop.summary import (Cost, Forgetting, Heldout, Lockin, PoolStats, RoundSummary, StageSeconds, TrainStats,
+                          load_rounds)
 from prover.records import library_versions, write_json_atomic
 from prover.verdict import ProofTask, Status, Verdict
 
@@ -301,7 +303,7 @@ def run_round(ctx: Ctx, r: int) -> None:
             timings["train"] = timings.get("train", 0.0) + time.time() - s
             ctx.store.mark_stage(r, Stage.FINETUNE, stats, timings=timings)
     summary = round_summary(ctx, r, timings, time.time() - t0, get_policy if r > 0 else None)
-    ctx.store.set_round_summary(r, summary)
+    ctx.store.set_round_summary(r, summary.to_json())
     ctx.store.mark_stage(r, Stage.SUMMARY)
     write_summary(ctx)
     print_round_table(ctx)
@@ -430,17 +432,17 @@ def _progress(ctx: Ctx) -> Progress:
 # Summaries
 # ---------------------------------------------------------------------------
 
-def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float, get_policy) -> dict:
+def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float, get_policy) -> RoundSummary:
     cfg = ctx.cfg
     store = ctx.store
-    heldout = metrics.heldout_metrics(store, r, k=cfg.eval.k)
-    heldout["entropy"] = store.stage_info(r, Stage.ENTROPY).get("entropy")
-    summary = {"round": r, "checkpoint": checkpoint_id(r), "heldout": heldout}
+    heldout = Heldout.model_validate(metrics.heldout_metrics(store, r, k=cfg.eval.k))
+    heldout.entropy = store.stage_info(r, Stage.ENTROPY).get("entropy")
+    summary = RoundSummary(round=r, checkpoint=checkpoint_id(r), heldout=heldout)
     if r < cfg.rounds:
-        summary["pool"] = metrics.pool_stats(store, r)
-        summary["admitted"] = store.stage_info(r, Stage.SELECT).get("admitted", 0)
-        summary["contamination"] = metrics.contamination(store, r)
-        summary["train"] = store.stage_info(r, Stage.FINETUNE)
+        summary.pool = PoolStats.model_validate(metrics.pool_stats(store, r))
+        summary.admitted = store.stage_info(r, Stage.SELECT).get("admitted", 0)
+        summary.contamination = metrics.contamination(store, r)
+        summary.train = TrainStats.model_validate(store.stage_info(r, Stage.FINETUNE))
     logprob_fn = None
     if get_policy is not None:
         from prover.sampling import sequence_logprob
@@ -448,14 +450,16 @@ def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float, get_policy) -
         def logprob_fn(theorem_ids: list[str], proofs: list[str]) -> list[float]:
             model, tok = get_policy()
             return sequence_logprob(model, tok, [prompt_of(ctx, t) for t in theorem_ids], proofs)
-    summary["lockin"] = metrics.lockin(store, r, logprob_fn=logprob_fn)
-    summary["forgetting"] = metrics.forgetting(store, r)
+    summary.lockin = Lockin.model_validate(metrics.lockin(store, r, logprob_fn=logprob_fn))
+    forgetting = metrics.forgetting(store, r)
+    summary.forgetting = Forgetting.model_validate(forgetting) if forgetting is not None else None
     tokens, checked = store.round_volume(r)
     calls, vsec = timings.get("proofs_verified", 0), timings.get("verify", 0.0)
-    summary["cost"] = {"seconds": {k: round(timings.get(k, 0.0), 2) for k in ("sample", "verify", "train", "eval")},
-                       "tokens_sampled": tokens, "proofs_checked": checked, "proofs_verified": calls,
-                       "verify_per_s": round(calls / vsec, 2) if vsec > 0 else None}
-    summary["seconds"] = round(seconds, 2)
+    summary.cost = Cost(seconds=StageSeconds(**{k: round(timings.get(k, 0.0), 2)
+                                                for k in ("sample", "verify", "train", "eval")}),
+                        tokens_sampled=tokens, proofs_checked=checked, proofs_verified=calls,
+                        verify_per_s=round(calls / vsec, 2) if vsec > 0 else None)
+    summary.seconds = round(seconds, 2)
     return summary
 
 
@@ -472,13 +476,17 @@ def print_round_table(ctx: Ctx) -> None:
     for col in ("round", "greedy pass@1", "pass@1", f"pass@{ctx.cfg.eval.k}", "entropy", "pool verified",
                 "proved", "admitted", "contam.", "seconds"):
         table.add_column(col, justify="right")
-    for s in ctx.store.round_summaries():
-        h, p = s["heldout"], s.get("pool", {})
-        table.add_row(str(s["round"]), _f(h.get("greedy_pass@1")), _f(h.get("pass@1")), _f(h.get("pass@k")),
-                      _f(h.get("entropy")), str(p.get("verified", "-")), str(p.get("theorems_proved", "-")),
-                      str(s.get("admitted", "-")), _f(s.get("contamination")), f"{s['seconds']:.0f}")
+    for s in load_rounds(ctx.store.round_summaries()):
+        h, p = s.heldout, s.pool or PoolStats()
+        table.add_row(str(s.round), _f(h.greedy_pass_at_1), _f(h.pass_at_1), _f(h.pass_at_k),
+                      _f(h.entropy), _d(p.verified), _d(p.theorems_proved),
+                      _d(s.admitted), _f(s.contamination), f"{s.seconds:.0f}")
     ctx.console.print(table)
 
 
 def _f(x) -> str:
     return "-" if x is None else f"{x:.3f}"
+
+
+def _d(x) -> str:
+    return "-" if x is None else str(x)

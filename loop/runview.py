@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import yaml
 
 from loop.store import HELDOUT_PHASES, PHASES, STATUSES, Phase, Store, StoreError
+from loop.summary import RoundSummary, load_rounds
 
 
 class RunError(Exception):
@@ -60,8 +61,8 @@ class Run:
         """A theorem's statement in this run's backend language."""
         return theorem.get(f"statement_{self.backend}") or theorem["statement"]
 
-    def round_summaries(self) -> list[dict]:
-        return list(self.summary.get("rounds") or [])
+    def round_summaries(self) -> list[RoundSummary]:
+        return load_rounds(self.summary.get("rounds") or [])
 
     def close(self) -> None:
         self.store.close()

@@ -205,7 +205,7 @@ def test_load_run_falls_back_to_store_summaries(run_dir, tmp_path):
     shutil.copytree(run_dir, copy)
     (copy / "summary.json").unlink()
     run = load_run(copy)
-    assert [s["round"] for s in run.round_summaries()] == [0, 1, 2, 3]
+    assert [s.round for s in run.round_summaries()] == [0, 1, 2, 3]
 
 
 # -- the commands ------------------------------------------------------------------------------
