@@ -26,6 +26,10 @@ class TheoremsConfig(Strict):
 
 
 class ModelConfig(Strict):
+    kind: Literal["hf", "fixed"] = Field("hf", description="hf = a causal LM that LoRA trains; fixed = draw each "
+                                         "proof from model.tactics, never learn (the no-learning control)")
+    tactics: list[str] | None = Field(None, min_length=1, description="fixed: the tactic scripts drawn from; "
+                                      "null = the backend's default list (prover.proposer.DEFAULT_TACTICS)")
     name_or_path: str | None = Field(None, description="local HF causal-LM directory; null = bootstrap a tiny model")
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
     cache_dir: str = Field(".cache/ratchet", description="where bootstrapped base models are cached by config hash")

@@ -37,6 +37,7 @@ from loop.selection import normalize, select_admitted
 from loop.store import Attempt, Phase, Stage, Store
 from loop.summary import (Cost, Forgetting, Heldout, Lockin, PoolStats, RoundSummary, StageSeconds, TrainStats,
                           load_rounds)
+from prover.proposer import DEFAULT_TACTICS, FixedProposer, HFProposer, Proposer
 from prover.records import library_versions, write_json_atomic
 from prover.verdict import ProofTask, Status, Verdict
 
@@ -162,7 +163,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
                       f"theorems: " + ", ".join(f"{k}={len(v)}" for k, v in pools.items()))
         ctx = Ctx(cfg, out, store, verifier, backend, theorems, pools, None, console, progress)
         write_manifest(ctx, finished=False)  # before the bootstrap, so started_at is the real start
-        ctx.base_path = base_model(cfg, theorems, pools, backend, console, progress)
+        if PROPOSERS[cfg.model.kind].learns:  # a fixed proposer has no base model to build
+            ctx.base_path = base_model(cfg, theorems, pools, backend, console, progress)
         write_manifest(ctx, finished=False, new_session=False)
         _seed_verdict_cache(ctx)
         for r in range(cfg.rounds + 1):
@@ -243,44 +245,54 @@ def adapter_dir(ctx: Ctx, r: int) -> Path:
     return ctx.out / "rounds" / f"round-{r}" / "adapter"
 
 
+# What proposes proof bodies, by model.kind. A proposer that does not learn skips the fine-tune stage.
+PROPOSERS: dict[str, type] = {"hf": HFProposer, "fixed": FixedProposer}
+
+
+def make_proposer(ctx: Ctx, r: int) -> Proposer:
+    """The proposer of round r: the base model with round r-1's adapter merged, or the fixed tactic list."""
+    cfg = ctx.cfg
+    if cfg.model.kind == "fixed":
+        return FixedProposer(cfg.model.tactics or DEFAULT_TACTICS[ctx.backend])
+    from prover.model import load_policy, resolve_device
+    adapter = adapter_dir(ctx, r - 1) if r > 0 else None
+    model, tokenizer = load_policy(ctx.base_path, adapter, resolve_device(cfg.model.device), cfg.model.dtype)
+    return HFProposer(model, tokenizer, cfg.sampling)
+
+
 def run_round(ctx: Ctx, r: int) -> None:
     cfg = ctx.cfg
     if ctx.store.stage_done(r, Stage.SUMMARY):
         return
     t0 = time.time()
     timings = ctx.store.timings(r)
-    policy = None
+    proposer = None
 
-    def get_policy():
-        nonlocal policy
-        if policy is None:
-            from prover.model import load_policy, resolve_device
-            device = resolve_device(cfg.model.device)
-            adapter = adapter_dir(ctx, r - 1) if r > 0 else None
-            policy = load_policy(ctx.base_path, adapter, device, cfg.model.dtype)
-        return policy
+    def get_proposer() -> Proposer:  # loaded on first use: a resumed round may not need it
+        nonlocal proposer
+        if proposer is None:
+            proposer = make_proposer(ctx, r)
+        return proposer
 
     ctx.console.rule(f"round {r}  ({checkpoint_id(r)})")
     # 1. Held-out evaluation by the judge: greedy pass@1, then n samples for pass@1 / pass@k.
     if not ctx.store.stage_done(r, Stage.EVAL):
         if cfg.eval.greedy:
-            sample_and_verify(ctx, r, Phase.GREEDY, ctx.pools["heldout"], get_policy(), n=1, greedy=True,
+            sample_and_verify(ctx, r, Phase.GREEDY, ctx.pools["heldout"], get_proposer(), n=1, greedy=True,
                               timings=timings, sample_key="eval")
-        sample_and_verify(ctx, r, Phase.EVAL, ctx.pools["heldout"], get_policy(), n=cfg.eval.n, greedy=False,
+        sample_and_verify(ctx, r, Phase.EVAL, ctx.pools["heldout"], get_proposer(), n=cfg.eval.n, greedy=False,
                           timings=timings, sample_key="eval")
         ctx.store.mark_stage(r, Stage.EVAL, timings=timings)
     # 2. Policy entropy on the fixed probe set (cheap; recomputed on resume rather than stored).
     if not ctx.store.stage_done(r, Stage.ENTROPY):
-        from prover.sampling import policy_entropy
         probe = ctx.pools["heldout"][: cfg.eval.probe_size]
-        model, tok = get_policy()
-        ent = policy_entropy(model, tok, [prompt_of(ctx, t) for t in probe], cfg.sampling.max_new_tokens)
+        ent = get_proposer().entropy([prompt_of(ctx, t) for t in probe])
         ctx.store.mark_stage(r, Stage.ENTROPY, {"entropy": ent})
     if r < cfg.rounds:
         # 3. Sample the training pool; judge every proof and let the gate decide admission.
         if not ctx.store.stage_done(r, Stage.SAMPLE):
             pool = ctx.pools["train"] + ctx.pools.get("canary", [])
-            sample_and_verify(ctx, r, Phase.TRAIN, pool, get_policy(), n=cfg.sampling.k, greedy=False,
+            sample_and_verify(ctx, r, Phase.TRAIN, pool, get_proposer(), n=cfg.sampling.k, greedy=False,
                               timings=timings, sample_key="sample")
             ctx.store.mark_stage(r, Stage.SAMPLE, timings=timings)
         # 4. Select the SFT set: final proof text only, gate-admitted, deduplicated, capped.
@@ -289,20 +301,27 @@ def run_round(ctx: Ctx, r: int) -> None:
             ctx.store.set_admitted(r, [(x.theorem_id, x.proof, x.attempt_id) for x in rows])
             write_sft(ctx, r)
             ctx.store.mark_stage(r, Stage.SELECT, {"admitted": len(rows)})
-        # 5. LoRA fine-tune on the SFT set: policy_{r+1}.
+        # 5. LoRA fine-tune on the SFT set: policy_{r+1}. A proposer that never learns skips it.
         if not ctx.store.stage_done(r, Stage.FINETUNE):
-            from prover.lora import train_lora
-            from prover.model import resolve_device
             s = time.time()
             examples = [(ctx.theorems[row["theorem_id"]].statement(ctx.backend), row["proof"])
                         for row in ctx.store.admitted(r)]
-            init = adapter_dir(ctx, r - 1) if (cfg.lora.init == "continue" and r > 0) else None
-            ctx.console.print(f"training LoRA on {len(examples)} admitted proofs")
-            stats = train_lora(ctx.base_path, examples, cfg.lora, adapter_dir(ctx, r), seed=cfg.seed + r,
-                               device=resolve_device(cfg.model.device), init_adapter=init, progress=ctx.progress)
+            if PROPOSERS[cfg.model.kind].learns:
+                from prover.lora import train_lora
+                from prover.model import resolve_device
+                init = adapter_dir(ctx, r - 1) if (cfg.lora.init == "continue" and r > 0) else None
+                ctx.console.print(f"training LoRA on {len(examples)} admitted proofs")
+                stats = train_lora(ctx.base_path, examples, cfg.lora, adapter_dir(ctx, r), seed=cfg.seed + r,
+                                   device=resolve_device(cfg.model.device), init_adapter=init,
+                                   progress=ctx.progress)
+            else:
+                ctx.console.print(f"model.kind={cfg.model.kind} never learns: {len(examples)} admitted proofs, "
+                                  "no fine-tune")
+                stats = {"steps": 0, "examples": len(examples), "init": "none", "trainable_parameters": 0,
+                         "skipped": f"model.kind={cfg.model.kind} never learns"}
             timings["train"] = timings.get("train", 0.0) + time.time() - s
             ctx.store.mark_stage(r, Stage.FINETUNE, stats, timings=timings)
-    summary = round_summary(ctx, r, timings, time.time() - t0, get_policy if r > 0 else None)
+    summary = round_summary(ctx, r, timings, time.time() - t0, get_proposer if r > 0 else None)
     ctx.store.set_round_summary(r, summary.to_json())
     ctx.store.mark_stage(r, Stage.SUMMARY)
     write_summary(ctx)
@@ -365,15 +384,14 @@ def judge(ctx: Ctx, items: list[tuple[str, str]], on_done: Callable[[int], None]
     return [ctx.verdict_cache[k] for k in keys]
 
 
-def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], policy, n: int, greedy: bool,
+def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], proposer: Proposer, n: int,
+                      greedy: bool,
                       timings: dict, sample_key: str) -> None:
     """Sample n proofs for each theorem, judge (and gate) them, store each chunk in one transaction.
 
     Adds generation seconds to ``timings[sample_key]``, verification seconds to ``timings["verify"]`` and
     prover calls to ``timings["proofs_verified"]``.
     """
-    from prover.sampling import sample_proofs
-
     cfg = ctx.cfg
     done = ctx.store.done_theorems(r, phase.value)
     chunks = [theorem_ids[i:i + CHUNK_THEOREMS] for i in range(0, len(theorem_ids), CHUNK_THEOREMS)]
@@ -381,7 +399,6 @@ def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], po
     if not todo:
         return
     gate = make_gate(cfg.gate, ctx.backend, cfg.seed) if phase == Phase.TRAIN else None
-    model, tok = policy
     total = sum(len(c) for c in todo) * n
     with _progress(ctx) as bar:
         s_task = bar.add_task(f"r{r} {phase}: sample", total=total)
@@ -391,11 +408,7 @@ def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], po
                 continue
             chunk_seed = _seed(cfg.seed, r, phase.value, ci)  # a plain str: the seed hashes its repr
             t0 = time.time()
-            samples = sample_proofs(model, tok, [prompt_of(ctx, t) for t in chunk], n,
-                                    temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
-                                    top_k=cfg.sampling.top_k, max_new_tokens=cfg.sampling.max_new_tokens,
-                                    batch_size=cfg.sampling.batch_size, seed=chunk_seed, greedy=greedy,
-                                    progress=False)
+            samples = proposer.sample([prompt_of(ctx, t) for t in chunk], n, seed=chunk_seed, greedy=greedy)
             t1 = time.time()
             bar.advance(s_task, len(chunk) * n)
             items = [(tid, s.text) for tid, ss in zip(chunk, samples) for s in ss]
@@ -432,7 +445,8 @@ def _progress(ctx: Ctx) -> Progress:
 # Summaries
 # ---------------------------------------------------------------------------
 
-def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float, get_policy) -> RoundSummary:
+def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float,
+                  get_proposer: Callable[[], Proposer] | None) -> RoundSummary:
     cfg = ctx.cfg
     store = ctx.store
     heldout = Heldout.model_validate(metrics.heldout_metrics(store, r, k=cfg.eval.k))
@@ -444,12 +458,9 @@ def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float, get_policy) -
         summary.contamination = metrics.contamination(store, r)
         summary.train = TrainStats.model_validate(store.stage_info(r, Stage.FINETUNE))
     logprob_fn = None
-    if get_policy is not None:
-        from prover.sampling import sequence_logprob
-
+    if get_proposer is not None:
         def logprob_fn(theorem_ids: list[str], proofs: list[str]) -> list[float]:
-            model, tok = get_policy()
-            return sequence_logprob(model, tok, [prompt_of(ctx, t) for t in theorem_ids], proofs)
+            return get_proposer().logprob([prompt_of(ctx, t) for t in theorem_ids], proofs)
     summary.lockin = Lockin.model_validate(metrics.lockin(store, r, logprob_fn=logprob_fn))
     forgetting = metrics.forgetting(store, r)
     summary.forgetting = Forgetting.model_validate(forgetting) if forgetting is not None else None

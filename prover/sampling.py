@@ -8,19 +8,12 @@ per sequence (see `_row_uniforms`), so a sample does not depend on the batch it 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 
 from prover.model import count_bar, encode_completion, encode_prompt
-
-
-@dataclass(frozen=True)
-class Sample:
-    text: str  # the decoded proof body, cut at EOS, stripped
-    tokens: int  # tokens generated, the EOS included when the proof ended with one
-
+from prover.proposer import Sample  # noqa: F401  (the type sample_proofs returns; defined beside the interface)
 
 # A picker turns the last logits of the live rows into their next tokens.
 # Arguments: float32 logits (live rows, vocab), the live rows' indices in the batch, the step.

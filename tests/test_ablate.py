@@ -92,13 +92,16 @@ def write_config(tmp_path: Path, text: str, name: str = "abl.yaml") -> Path:
 # Expansion and validation
 # ---------------------------------------------------------------------------
 
-def test_shipped_config_expands_to_twelve_arms():
+def test_shipped_config_expands_to_sixteen_arms_with_the_no_learning_control():
     ab = load_ablation(ROOT / "configs" / "ablate-verifier.yaml")
-    assert len(ab.arms) == 12
-    combos = {(a.config.gate.kind, a.config.gate.fp, a.config.sampling.temperature, a.config.seed) for a in ab.arms}
-    assert combos == {(g, fp, t, s) for g, fp in (("judge", 0.0), ("none", 0.0), ("noisy", 0.3))
+    assert len(ab.arms) == 16
+    combos = {(a.config.model.kind, a.config.gate.kind, a.config.gate.fp, a.config.sampling.temperature,
+               a.config.seed) for a in ab.arms}
+    assert combos == {(kind, g, fp, t, s) for kind, g, fp in (("hf", "judge", 0.0), ("hf", "none", 0.0),
+                                                              ("hf", "noisy", 0.3), ("fixed", "judge", 0.0))
                       for t in (0.7, 1.0) for s in (0, 1)}
-    assert len({a.group for a in ab.arms}) == 6
+    assert len({a.group for a in ab.arms}) == 8
+    assert "no-learning_T-1.0_seed-0" in {a.name for a in ab.arms}
     names = {a.name for a in ab.arms}
     assert "gate-noisy_fp-0.3_T-0.7_seed-1" in names and "gate-judge_T-1.0_seed-0" in names
     by_name = {a.name: a for a in ab.arms}
