@@ -12,8 +12,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 # The configs prover code takes are defined in prover/ (which never imports loop/); composed here.
-from prover.config import (DEFAULT_MEMORY_MB, BootstrapConfig, LoraConfig, SamplingConfig, Strict,  # noqa: F401
-                           VerifierConfig)
+from prover.config import BootstrapConfig, LoraConfig, SamplingConfig, Strict, VerifierConfig  # noqa: F401
 
 
 class TheoremsConfig(Strict):
