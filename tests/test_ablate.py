@@ -331,3 +331,25 @@ def test_cli_reports_bad_config_and_rebuilds_report(tmp_path):
     res = runner.invoke(app, ["ablate", str(tmp_path / "abl.yaml"), "--out", str(out), "--report-only"])
     assert res.exit_code == 0, res.output
     assert (out / "ablation.md").is_file()
+
+
+@pytest.mark.skipif(__import__("shutil").which("coqtop") is None, reason="Coq is not installed")
+def test_real_arms_run_in_their_own_processes_with_the_fixed_proposer(tmp_path):
+    """The runner's real path: `python -m loop.ablate` per arm, the loop against Coq, the report from its output.
+
+    The no-learning proposer makes a real arm take seconds.
+    """
+    cfg = tmp_path / "abl.yaml"
+    cfg.write_text(textwrap.dedent(f"""\
+        name: real-fixed
+        base_config: {ROOT / 'configs' / 'tiny.yaml'}
+        base: {{rounds: 1, model.kind: fixed, theorems.per_family: 6, verifier.workers: 1}}
+        grid: {{seed: [0, 1]}}
+        """))
+    result = run_ablation(cfg, tmp_path / "out", jobs=2, echo=lambda s: None)
+    assert not result.failed, [o.error for o in result.failed]
+    rows = list(csv.DictReader((tmp_path / "out" / "ablation.csv").open()))
+    assert sorted((r["arm"], r["round"]) for r in rows) == [("seed-0", "0"), ("seed-0", "1"), ("seed-1", "0"),
+                                                            ("seed-1", "1")]
+    assert all(0 <= float(r["heldout_pass@1"]) <= 1 for r in rows)
+    assert "held-out" in (tmp_path / "out" / "logs" / "seed-0.log").read_text()  # the arm's own round table
