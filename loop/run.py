@@ -35,8 +35,8 @@ from loop.config import RunConfig, dump_config, load_config
 from loop.gates import make_gate
 from loop.selection import normalize, select_admitted
 from loop.store import Attempt, Phase, Stage, Store
-from loop.summary import (Cost, Forgetting, Heldout, Lockin, PoolStats, RoundSummary, StageSeconds, TrainStats,
-                          load_rounds)
+from loop.summary import (Cost, Forgetting, Heldout, Lockin, PoolStats, RoundSummary, RunSummary, StageSeconds,
+                          TrainStats, load_rounds)
 from prover.proposer import DEFAULT_TACTICS, FixedProposer, HFProposer, Proposer
 from prover.records import library_versions, write_json_atomic
 from prover.verdict import ProofTask, Status, Verdict
@@ -475,9 +475,9 @@ def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float,
 
 
 def write_summary(ctx: Ctx) -> dict:
-    summary = {"name": ctx.cfg.name, "backend": ctx.backend, "backend_version": ctx.verifier.version(),
-               "seed": ctx.cfg.seed, "config_hash": config_hash(ctx.cfg),
-               "gate": ctx.cfg.gate.model_dump(), "rounds": ctx.store.round_summaries()}
+    summary = RunSummary(name=ctx.cfg.name, backend=ctx.backend, backend_version=ctx.verifier.version(),
+                         seed=ctx.cfg.seed, config_hash=config_hash(ctx.cfg), gate=ctx.cfg.gate.model_dump(),
+                         rounds=load_rounds(ctx.store.round_summaries())).to_json()
     write_json_atomic(ctx.out / "summary.json", summary)
     return summary
 

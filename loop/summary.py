@@ -130,6 +130,22 @@ class RoundSummary(_Block):
         return data
 
 
+class RunSummary(_Block):
+    """summary.json: who ran what, and every finished round."""
+    name: str | None = None
+    backend: str | None = None
+    backend_version: str | None = None
+    seed: int | None = None
+    config_hash: str | None = None
+    gate: dict[str, Any] = Field(default_factory=dict)
+    rounds: list[RoundSummary] = Field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", by_alias=True)
+        data["rounds"] = [r.to_json() for r in self.rounds]
+        return data
+
+
 def load_rounds(rows: list[Any]) -> list[RoundSummary]:
     """Round summaries from summary.json or the store; anything that is not a mapping is skipped."""
     return [RoundSummary.model_validate(r) for r in rows if isinstance(r, dict)]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from loop.config import RunConfig, dump_config
 from loop.store import Attempt, Stage, Store
+from loop.summary import RoundSummary
 
 FAMILIES = ("lin", "ring", "compute", "prop", "exists", "induct")
 K_TRAIN = 8  # proofs sampled per training-pool theorem per round (config sampling.k)
@@ -281,6 +282,7 @@ def make_synthetic_run(dir: str | Path, n_attempts: int = 2000, rounds: int = 3,
         summary_r, proved = _round_summary(store, r, checkpoint, attempts, len(admitted), n_false,
                                            prev_proved, t_sample, rng)
         prev_proved = proved
+        summary_r = RoundSummary.model_validate(summary_r).to_json()  # the loop's keys, null where not simulated
         summaries.append(summary_r)
         store.set_round_summary(r, summary_r)
 

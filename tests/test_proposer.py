@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from loop.config import ConfigError, load_config
+from loop.summary import RoundSummary
 from prover.proposer import DEFAULT_TACTICS, FixedProposer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,8 @@ def test_a_fixed_proposer_runs_the_whole_loop_against_coq(tmp_path):
     summary = run_experiment(cfg, out, progress=False)
     rounds = summary["rounds"]
     assert [r["round"] for r in rounds] == [0, 1, 2, 3]
+    # the typed summary reads what the loop wrote and writes back the same keys, in the same order
+    assert [json.dumps(RoundSummary.model_validate(r).to_json()) for r in rounds] == [json.dumps(r) for r in rounds]
     tactics = set(DEFAULT_TACTICS["coq"])
     for r in rounds[:-1]:
         assert r["train"]["steps"] == 0 and "never learns" in r["train"]["skipped"]
