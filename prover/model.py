@@ -264,7 +264,8 @@ CACHE_LIBRARIES = ("torch", "transformers", "tokenizers")
 def bootstrap_key(cfg: BootstrapConfig, corpus: list[str], warmstart: list[tuple[str, str]], seed: int,
                   device: str = "cpu") -> str:
     fields = {"recipe": RECIPE_VERSION, "cfg": cfg.model_dump(mode="json"), "corpus": corpus,
-              "warmstart": [list(p) for p in warmstart], "seed": seed, "versions": library_versions(CACHE_LIBRARIES)}
+              "warmstart": [list(p) for p in warmstart], "seed": seed,
+              "versions": library_versions(CACHE_LIBRARIES)}
     # A model trained on a GPU (bf16 autocast, other kernels) has other weights than one trained on
     # the CPU, so the two must not share a cache entry. CPU keys predate this field and are kept.
     if device.split(":")[0] != "cpu":
@@ -329,7 +330,8 @@ def bootstrap_base_model(cfg: BootstrapConfig, corpus: list[str], warmstart: lis
         tokenizer.save_pretrained(tmp)
     window = max(1, min(50, len(losses) // 10))
     write_json_atomic(tmp / "done.json", sort_keys=True, data={
-        "key": final.name, "seed": seed, "config": cfg.model_dump(mode="json"), "versions": library_versions(CACHE_LIBRARIES),
+        "key": final.name, "seed": seed, "config": cfg.model_dump(mode="json"),
+        "versions": library_versions(CACHE_LIBRARIES),
         "recipe": RECIPE_VERSION, "steps": cfg.steps, "examples": len(examples), "vocab": len(tokenizer),
         "parameters": sum(p.numel() for p in model.parameters()),
         "loss_first": sum(losses[:window]) / window, "loss_last": sum(losses[-window:]) / window,
