@@ -5,11 +5,12 @@ fail before any work starts, with the dotted key in the message.
 """
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -102,7 +103,19 @@ class LoraConfig(Strict):
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(32, ge=1)
     init: Literal["base", "continue"] = Field("base", description="train each round from the base model or the last adapter")
-    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="module names to adapt (the default fits Llama-style models), or all-linear: every "
+                    "linear layer but the output head; checked against the model before a run starts")
+
+    @field_validator("target_modules", mode="before")
+    @classmethod
+    def _all_linear_alone(cls, v):
+        if v == ["all-linear"]:  # [all-linear] in YAML means the shorthand too
+            return "all-linear"
+        if isinstance(v, str) and v != "all-linear":
+            raise ValueError(f"expected a list of module names or the string all-linear, got {v!r}")
+        return v
 
 
 class RunConfig(Strict):
@@ -122,16 +135,46 @@ class RunConfig(Strict):
 
 
 class ConfigError(ValueError):
-    """A config file or override is wrong; the message names the key."""
+    """A config file or override is wrong; the message names the key.
+
+    ``problems`` holds (dotted key, message) pairs when the schema refused values, so that a caller
+    can say which file or ``--set`` each one came from.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys valid beside the last part of ``loc`` in RunConfig (for "did you mean")."""
+    model: type[BaseModel] = RunConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        ann = field.annotation if field else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        model = ann
+    return list(model.model_fields)
+
+
+def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "<root>"
+        msg = e["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
+        if e["type"] == "extra_forbidden":
+            known = _known_keys(e["loc"])
+            close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
+            prefix = ".".join(str(p) for p in e["loc"][:-1])
+            msg = ("unknown key; " + (f"did you mean {prefix + '.' if prefix else ''}{close[0]}?" if close else
+                                      f"{prefix or 'the top level'} has {', '.join(known)}")) if known else "unknown key"
+        out.append((key, msg))
+    return out
 
 
 def _format_validation(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "<root>"
-        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-        lines.append(f"{key}: {msg}")
-    return "; ".join(lines)
+    return "; ".join(f"{key}: {msg}" for key, msg in _problems(err))
 
 
 def _parse_scalar(text: str) -> Any:
@@ -177,7 +220,7 @@ def validate_config(data: dict) -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_validation(e)) from None
+        raise ConfigError(_format_validation(e), _problems(e)) from None
 
 
 def dump_config(cfg: RunConfig) -> str:

@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from loop import metrics
-from loop.config import RunConfig, dump_config, load_config
+from loop.config import ConfigError, RunConfig, dump_config, load_config
 from loop.gates import make_gate
 from loop.select import normalize, select_admitted
 from loop.store import Attempt, Store
@@ -112,11 +112,17 @@ def prepare_run_dir(cfg: RunConfig, out: Path, resume: bool) -> RunConfig:
     if cfg_path.exists():
         if not resume:
             raise RunDirError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        from loop.preflight import resumable_config
+
         stored = load_config(cfg_path)
-        if dump_config(stored) != dump_config(cfg):
-            raise RunDirError(f"{out}/config.yaml differs from the config given; resume with the same config "
-                              f"(or `ratchet run {cfg_path} --out {out} --resume`)")
-        return stored
+        try:
+            grown = resumable_config(stored, cfg, cfg_path)  # more rounds is the one change allowed
+        except ConfigError as e:
+            raise RunDirError(str(e)) from None
+        if grown is None:
+            return stored
+        cfg_path.write_text(dump_config(grown))
+        return grown
     if out.exists() and any(out.iterdir()) and not resume:
         raise RunDirError(f"{out} exists and is not empty; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -160,9 +166,14 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
     """Run (or resume) a whole experiment; returns the summary also written to ``out_dir/summary.json``."""
     from prover.backends import make_verifier, resolve_backend
 
+    from loop.preflight import describe_resume, preflight
+
     out = Path(out_dir)
-    cfg = prepare_run_dir(cfg, out, resume)
+    preflight(cfg)  # whatever can fail a start fails here, before the run directory is written
     console = console or Console(stderr=True)
+    if resume and (found := describe_resume(out, cfg)):
+        console.print(found, markup=False)
+    cfg = prepare_run_dir(cfg, out, resume)
     backend = resolve_backend(cfg.backend)
     v = cfg.verifier
     verifier = make_verifier(backend, workers=v.workers, timeout_s=v.timeout_s,
@@ -261,7 +272,9 @@ def adapter_dir(ctx: Ctx, r: int) -> Path:
 
 def run_round(ctx: Ctx, r: int) -> None:
     cfg = ctx.cfg
-    if ctx.store.stage_done(r, "summary"):
+    # A finished round is skipped, unless it was the last round of a run since extended with more rounds:
+    # then it still has to sample, select and train.
+    if ctx.store.stage_done(r, "summary") and (r == cfg.rounds or ctx.store.stage_done(r, "train")):
         return
     t0 = time.time()
     timings = dict(ctx.store.stage_info(r, "timings"))
