@@ -3,7 +3,7 @@
 A start that fails must leave nothing behind: no ``config.yaml`` or ``run.db``
 that would make the corrected command say "already holds a run". So whatever
 can be known before the first theorem is sampled is checked here, in order:
-the backend is installed, the theorem families exist, the model directory is a
+the backend is installed, the theorem families exist and fill the pools a run needs, the model directory is a
 causal LM with a tokenizer (or the bootstrap sizes fit together), the device
 exists, and the LoRA targets name layers the model has. Each failure is one
 line that names the config key and says what would be right.
@@ -21,6 +21,7 @@ from loop.config import ConfigError, RunConfig, dump_config, load_config
 
 STAGES = ("eval", "entropy", "sample", "select", "train", "summary")  # a round's stages, in the order run.py runs them
 LEAN_SETUP = "set it up with `make lean-setup` (needs internet), or use --set backend=coq"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model")
 WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json", "pytorch_model.bin.index.json")
 
 
@@ -32,6 +33,7 @@ def preflight(cfg: RunConfig) -> None:
     """Raise PreflightError for anything that would stop ``cfg`` after its run directory exists."""
     check_backend(cfg.backend)
     check_families(cfg.theorems.families)
+    check_pools(cfg)
     check_device(cfg.model.device)
     check_lora_targets(cfg.lora.target_modules, model_layers(cfg))
 
@@ -61,6 +63,25 @@ def check_families(families: list[str]) -> None:
         raise PreflightError(f"theorems.families: {', '.join(twice)} listed twice")
     if not families:
         raise PreflightError(f"theorems.families: empty; choose from {', '.join(known)}")
+
+
+def check_pools(cfg: RunConfig) -> None:
+    """The pools a run needs are not empty (the split is by hash, so small sizes can leave one empty)."""
+    from prover.theorems import generate_theorems, split_pools
+
+    t = cfg.theorems
+    try:
+        pools = split_pools(generate_theorems(t.families, t.per_family, t.generator_seed), t.warmstart_fraction,
+                            t.heldout_fraction)
+    except ValueError as e:
+        raise PreflightError(f"theorems: {e}") from None
+    sizes = ", ".join(f"{name} {len(p)}" for name, p in pools.items())
+    if not pools["heldout"]:
+        raise PreflightError(f"theorems.per_family: {t.per_family} leaves the held-out pool empty ({sizes}); "
+                             f"raise it or theorems.heldout_fraction")
+    if not cfg.model.name_or_path and not pools["warmstart"]:
+        raise PreflightError(f"theorems.warmstart_fraction: {t.warmstart_fraction} leaves no warm-start theorem "
+                             f"to bootstrap the base model on ({sizes}); raise it or theorems.per_family")
 
 
 def check_device(device: str) -> None:
@@ -139,6 +160,10 @@ def _local_model_config(path: Path):
         raise PreflightError(f"{key}: {path} holds a {config.model_type!r} model, which is not a causal LM")
     if not any(next(path.glob(p), None) for p in WEIGHT_FILES):
         raise PreflightError(f"{key}: {path} has a config.json but no weights (*.safetensors or pytorch_model*.bin)")
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
+        # transformers would build an empty tokenizer from the config alone, and every prompt would be no tokens
+        raise PreflightError(f"{key}: {path} has no tokenizer ({', '.join(TOKENIZER_FILES)}); save one beside the "
+                             f"model with tokenizer.save_pretrained")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as e:

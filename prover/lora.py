@@ -56,7 +56,8 @@ def train_lora(base: str | Path, examples: list[tuple[str, str]], cfg: LoraConfi
             model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
         else:
             peft_cfg = PeftLoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                                      target_modules=_peft_targets(cfg.target_modules), task_type="CAUSAL_LM")
+                                      target_modules=_peft_targets(cfg.target_modules), task_type="CAUSAL_LM",
+                                      fan_in_fan_out=_stores_weights_transposed(model))
             try:
                 model = get_peft_model(model, peft_cfg)
             except ValueError as e:
@@ -97,3 +98,10 @@ def train_lora(base: str | Path, examples: list[tuple[str, str]], cfg: LoraConfi
 def _peft_targets(targets: str | list[str]) -> str | list[str]:
     """peft's form: the shorthand ``all-linear`` stays a string (a list would name a module "all-linear")."""
     return targets if isinstance(targets, str) else list(targets)
+
+
+def _stores_weights_transposed(model) -> bool:
+    """GPT-2-style models keep their projections as transformers' Conv1D, weight (in, out): peft must be told."""
+    from transformers.pytorch_utils import Conv1D
+
+    return any(isinstance(m, Conv1D) for m in model.modules())
