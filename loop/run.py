@@ -28,7 +28,6 @@ from typing import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from loop import metrics
 from loop.config import ConfigError, RunConfig, dump_config, load_config
@@ -172,7 +171,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
     preflight(cfg)  # whatever can fail a start fails here, before the run directory is written
     console = console or Console(stderr=True)
     if resume and (found := describe_resume(out, cfg)):
-        console.print(found, markup=False)
+        console.print(found, markup=False, soft_wrap=True)
     cfg = prepare_run_dir(cfg, out, resume)
     backend = resolve_backend(cfg.backend)
     v = cfg.verifier
@@ -504,17 +503,7 @@ def write_summary(ctx: Ctx) -> dict:
 
 
 def print_round_table(ctx: Ctx) -> None:
-    table = Table(title=f"{ctx.cfg.name}: held-out ({len(ctx.pools['heldout'])} theorems, judge={ctx.backend})")
-    for col in ("round", "greedy pass@1", "pass@1", f"pass@{ctx.cfg.eval.k}", "entropy", "pool verified",
-                "proved", "admitted", "contam.", "seconds"):
-        table.add_column(col, justify="right")
-    for s in ctx.store.round_summaries():
-        h, p = s["heldout"], s.get("pool", {})
-        table.add_row(str(s["round"]), _f(h.get("greedy_pass@1")), _f(h.get("pass@1")), _f(h.get("pass@k")),
-                      _f(h.get("entropy")), str(p.get("verified", "-")), str(p.get("theorems_proved", "-")),
-                      str(s.get("admitted", "-")), _f(s.get("contamination")), f"{s['seconds']:.0f}")
-    ctx.console.print(table)
+    from loop.roundtable import round_table
 
-
-def _f(x) -> str:
-    return "-" if x is None else f"{x:.3f}"
+    title = f"{ctx.cfg.name}: held-out ({len(ctx.pools['heldout'])} theorems, judge={ctx.backend})"
+    ctx.console.print(round_table(ctx.store.round_summaries(), title, ctx.cfg.eval.k, ctx.console.width))
