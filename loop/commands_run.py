@@ -41,7 +41,8 @@ def run(
     except (PreflightError, RunDirError, FileNotFoundError) as e:
         _fail(str(e))
     except KeyboardInterrupt:
-        again = ["ratchet", "run", str(config), "--out", str(out)] + [f"--set={s}" for s in set_] + ["--resume"]
+        again = (["ratchet", "run", str(config), "--out", str(out)] + [a for s in set_ for a in ("--set", s)]
+                 + ["--resume"])
         written = (out / "config.yaml").exists()
         typer.echo(f"interrupted: {out} keeps every finished batch; continue with: {shlex.join(again)}"
                    if written else "interrupted before the run directory was written; nothing to continue",

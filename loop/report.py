@@ -106,6 +106,13 @@ def _figure(width: float = 5.0, height: float = 3.0, ncols: int = 1):
     return fig, axes
 
 
+def _integer_ticks(axis) -> None:
+    """Counts (theorems, attempts) get whole-number ticks: matplotlib would put 0.5 steps on small ranges."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _no_data(ax, what: str) -> None:
     ax.text(0.5, 0.5, f"no {what} in these runs", ha="center", va="center", transform=ax.transAxes, color="#777")
 
@@ -214,6 +221,7 @@ def _forgetting_plot(runs: list[Run]):
                    label=f"{run.label}: lost")
             drawn += 1
     ax.axhline(0, color="#333", linewidth=0.8)
+    _integer_ticks(ax.yaxis)
     if drawn:
         ax.legend(fontsize=8, frameon=False)
     else:
@@ -246,6 +254,7 @@ def _time_histogram(runs: list[Run], seconds: list[dict[str, np.ndarray]]):
     ax.set_xscale("log")
     ax.set_xlabel("seconds per proof check (log scale)")
     ax.set_ylabel("attempts")
+    _integer_ticks(ax.yaxis)
     ax.legend(fontsize=8, frameon=False)
     return fig
 
@@ -352,8 +361,12 @@ def _git(h: Any) -> str:
     return commit[:12] + (f"-{rest}" if rest else "")
 
 
-def _run_overview(run: Run) -> dict[str, str]:
-    """The side-by-side summary: one column per run."""
+def _run_overview(run: Run, pass_k: str) -> dict[str, str]:
+    """The side-by-side summary: one column per run.
+
+    ``pass_k`` is the row's label, shared by all runs (``pass@8``, or ``pass@k`` when their k differ:
+    then each value says its own k).
+    """
     db = run.db
     pools = dict(db.execute("SELECT pool, COUNT(*) FROM theorems GROUP BY pool").fetchall())
     n_attempts = db.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
@@ -384,7 +397,7 @@ def _run_overview(run: Run) -> dict[str, str]:
         "admitted (all rounds)": f"{n_admitted:,}",
         "held-out pass@1 (first → last)": arrow("heldout", "pass@1"),
         "greedy pass@1": arrow("heldout", "greedy_pass@1"),
-        f"pass@{k or 'k'}": arrow("heldout", "pass@k"),
+        pass_k: arrow("heldout", "pass@k") + (f" (k={k})" if pass_k == "pass@k" and k is not None else ""),
         # The final round only evaluates, so its contamination is null: show the last round that trained.
         "contamination (last SFT set)": _fmt(next((s["contamination"] for s in reversed(rs)
                                                    if isinstance(s, dict) and s.get("contamination") is not None),
@@ -399,11 +412,13 @@ def _run_overview(run: Run) -> dict[str, str]:
 
 def _round_table(run: Run) -> list[dict[str, str]]:
     rows = []
+    ks = {_get(s, "heldout", "k") for s in run.round_summaries()} - {None}
+    pass_k = f"pass@{ks.pop()}" if len(ks) == 1 else "pass@k"
     for s in run.round_summaries():
         rows.append({
             "round": _fmt(s.get("round")), "checkpoint": _fmt(s.get("checkpoint")),
             "pass@1": _fmt(_get(s, "heldout", "pass@1")), "greedy": _fmt(_get(s, "heldout", "greedy_pass@1")),
-            "pass@k": _fmt(_get(s, "heldout", "pass@k")), "entropy": _fmt(_get(s, "heldout", "entropy")),
+            pass_k: _fmt(_get(s, "heldout", "pass@k")), "entropy": _fmt(_get(s, "heldout", "entropy")),
             "distinct-2": _fmt(_get(s, "heldout", "distinct_2")),
             "pool verified": f"{_fmt(_get(s, 'pool', 'verified'))}/{_fmt(_get(s, 'pool', 'attempts'))}",
             "admitted": _fmt(s.get("admitted")), "contamination": _fmt(s.get("contamination")),
@@ -511,7 +526,7 @@ def render_report(runs: list[Run]) -> tuple[str, int]:
         generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         runs=runs,
         colors=[RUN_COLORS[i % len(RUN_COLORS)] for i in range(len(runs))],
-        overviews=[_run_overview(r) for r in runs],
+        overviews=[_run_overview(r, _pass_k_label(runs)) for r in runs],
         round_tables=[_round_table(r) for r in runs],
         configs=[(r.path / "config.yaml").read_text() if (r.path / "config.yaml").exists() else "(no config.yaml)"
                  for r in runs],
