@@ -167,8 +167,10 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
             known = _known_keys(e["loc"])
             close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
             prefix = ".".join(str(p) for p in e["loc"][:-1])
-            msg = ("unknown key; " + (f"did you mean {prefix + '.' if prefix else ''}{close[0]}?" if close else
-                                      f"{prefix or 'the top level'} has {', '.join(known)}")) if known else "unknown key"
+            if close:
+                msg = f"unknown key; did you mean {prefix + '.' if prefix else ''}{close[0]}?"
+            else:
+                msg = f"unknown key; {prefix or 'the top level'} has {', '.join(known)}" if known else "unknown key"
         out.append((key, msg))
     return out
 

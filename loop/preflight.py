@@ -17,7 +17,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from loop.config import ConfigError, RunConfig, dump_config, load_config
+from loop.config import ConfigError, RunConfig, load_config
 
 STAGES = ("eval", "entropy", "sample", "select", "train", "summary")  # a round's stages, in the order run.py runs them
 LEAN_SETUP = "set it up with `make lean-setup` (needs internet), or use --set backend=coq"
@@ -41,8 +41,15 @@ def preflight(cfg: RunConfig) -> None:
 # -- the pieces ------------------------------------------------------------------
 
 def check_backend(backend: str) -> None:
-    from prover.backends import lean_install_message, lean_ready
+    from prover.backends import lean_install_message, lean_ready, resolve_backend
 
+    if resolve_backend(backend) == "coq":
+        from prover.coq.verifier import coq_available
+
+        if not coq_available():
+            what = "coq" if backend == "coq" else f"{backend} (Coq here, Lean not being set up)"
+            raise PreflightError(f"backend: {what}, but coqtop is not on PATH; install Coq 8.16 "
+                                 f"(`make setup` does it with apt-get; Debian: apt-get install coq)")
     if backend == "lean" and not lean_ready():
         # The message names what is missing; its own remedy speaks of `ratchet verify`'s --backend option.
         why = lean_install_message().split(" Install it with")[0].rstrip().rstrip(".")

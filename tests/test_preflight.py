@@ -110,6 +110,14 @@ def test_lean_without_lean(tmp_path):
     assert "--backend" not in line  # `run` has no such option
 
 
+def test_coq_not_installed(tmp_path, monkeypatch):
+    import prover.coq.verifier
+
+    monkeypatch.setattr(prover.coq.verifier, "coq_available", lambda coqtop="coqtop": False)
+    out = tmp_path / "run"
+    assert_refused(start(out, "backend=coq"), out, "backend: coq, but coqtop is not on PATH", "apt-get install coq")
+
+
 def test_unknown_family_with_a_suggestion(tmp_path):
     out = tmp_path / "run"
     assert_refused(start(out, "theorems.families=[lin,foo]"), out, "theorems.families", "'foo'", "lin, ring")
