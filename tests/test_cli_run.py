@@ -64,13 +64,16 @@ def test_a_wide_terminal_shows_every_column():
     assert "not shown" not in text and "…" not in text
 
 
-def test_help_shows_flags_without_a_value():
-    res = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "100"})
-    assert res.exit_code == 0
-    for line in res.output.splitlines():
-        if "--resume" in line or "--no-progress" in line:
-            assert "<bool>" not in line, line
-    assert "KEY=VALUE" in res.output
+@pytest.mark.parametrize("command", [[], ["run"], ["logs"], ["show"], ["diff"], ["export"], ["report"],
+                                     ["ablate"], ["verify"], ["check-policy"], ["bench"], ["bench", "verify"]])
+def test_help_shows_flags_without_a_value(command):
+    res = runner.invoke(app, command + ["--help"], env={"COLUMNS": "100"})
+    assert res.exit_code == 0 and "--help" in res.output
+    assert "<bool>" not in res.output  # --resume, --json, --help ... take no value
+
+
+def test_run_help_names_the_override_form():
+    assert "KEY=VALUE" in runner.invoke(app, ["run", "--help"], env={"COLUMNS": "100"}).output
 
 
 # -- real runs against Coq ---------------------------------------------------------------------------
