@@ -194,7 +194,11 @@ def apply_override(data: dict, assignment: str) -> None:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
             raise ConfigError(f"--set {key}: {p} is not a section")
-    node[parts[-1]] = _parse_scalar(value)
+    try:
+        node[parts[-1]] = _parse_scalar(value)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {assignment}: the value is not valid YAML ({getattr(e, 'problem', None) or e}); "
+                          f"quote it for the shell, e.g. --set '{key}=[a, b]'") from None
 
 
 def read_yaml_mapping(path: str | Path, what: str = "config file") -> dict:

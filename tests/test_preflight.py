@@ -169,6 +169,8 @@ def test_a_bad_override_names_the_override_not_the_file(tmp_path):
                    "did you mean sampling.temperature?")
     assert_refused(start(out, "lora.rank=4"), out, "lora has r, alpha")
     assert_refused(start(out, "sampling.k"), out, "--set 'sampling.k': expected key=value")
+    assert_refused(start(out, "theorems.families=[lin"), out, "--set theorems.families=[lin: the value is not "
+                                                             "valid YAML")
 
 
 def test_a_bad_file_value_names_the_file(tmp_path):
