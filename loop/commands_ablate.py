@@ -19,8 +19,10 @@ def ablate(
     config: Path = typer.Argument(..., help="Ablation YAML: base:, arms:, grid: (see configs/ablate-verifier.yaml)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory. Default: runs/<config name>."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Arms run at the same time, each in its own process."),
-    resume: bool = typer.Option(False, "--resume", help="Continue: finished arms are skipped, others resumed."),
-    report_only: bool = typer.Option(False, "--report-only", help="Only rebuild the CSV, table and plots in --out."),
+    resume: bool = typer.Option(False, "--resume", metavar="",
+                                help="Continue: finished arms are skipped, others resumed."),
+    report_only: bool = typer.Option(False, "--report-only", metavar="",
+                                     help="Only rebuild the CSV, table and plots in --out."),
 ) -> None:
     """Run every arm of an ablation, then write OUT/ablation.csv, OUT/ablation.md and PNG plots.
 

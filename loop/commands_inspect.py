@@ -83,9 +83,10 @@ def logs(
     verdict: Optional[str] = typer.Option(None, "--verdict", "-v",
                                           help="judge verdict: verified | rejected | timeout | error"),
     phase: Optional[str] = typer.Option(None, "--phase", help="train | eval | greedy"),
-    disagree: bool = typer.Option(False, "--disagree", help="only attempts where the gate and the judge differ"),
+    disagree: bool = typer.Option(False, "--disagree", metavar="",
+                                  help="only attempts where the gate and the judge differ"),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="at most N attempts"),
-    as_json: bool = typer.Option(False, "--json", help="JSON lines with every field, untruncated"),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="JSON lines with every field, untruncated"),
 ) -> None:
     """Every attempt of a run as a table (or JSON lines), filterable."""
     run = _open(run_dir)
@@ -134,7 +135,7 @@ def _plain_table(title: str, cells: list[tuple[str, ...]]) -> None:
 def show(
     run_dir: Path = typer.Argument(..., help="run directory"),
     theorem_id: str = typer.Argument(..., help="theorem id, as in `ratchet logs`"),
-    as_json: bool = typer.Option(False, "--json", help="the whole story as one JSON object"),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="the whole story as one JSON object"),
 ) -> None:
     """One theorem's story across rounds: statement, every attempt and the prover's messages."""
     run = _open(run_dir)
@@ -183,7 +184,7 @@ def diff(
     run_dir: Path = typer.Argument(..., help="run directory"),
     r_from: int = typer.Option(..., "--from", help="earlier round"),
     r_to: int = typer.Option(..., "--to", help="later round"),
-    as_json: bool = typer.Option(False, "--json", help="JSON object instead of tables"),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="JSON object instead of tables"),
 ) -> None:
     """Theorems gained and lost between two rounds, per family."""
     run = _open(run_dir)
@@ -215,7 +216,7 @@ def diff(
 def export(
     run_dir: Path = typer.Argument(..., help="run directory"),
     fmt: ExportFormat = typer.Option(ExportFormat.jsonl, "--format", help="jsonl | csv"),
-    verified_only: bool = typer.Option(False, "--verified-only",
+    verified_only: bool = typer.Option(False, "--verified-only", metavar="",
                                        help="only the admitted training material, with provenance"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write (default: stdout)"),
 ) -> None:

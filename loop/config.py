@@ -5,11 +5,12 @@ fail before any work starts, with the dotted key in the message.
 """
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 # The configs prover code takes are defined in prover/ (which never imports loop/); composed here.
 from prover.config import BootstrapConfig, LoraConfig, SamplingConfig, Strict, VerifierConfig  # noqa: F401
@@ -84,16 +85,48 @@ class RunConfig(Strict):
 
 
 class ConfigError(ValueError):
-    """A config file or override is wrong; the message names the key."""
+    """A config file or override is wrong; the message names the key.
+
+    ``problems`` holds (dotted key, message) pairs when the schema refused values, so that a caller
+    can say which file or ``--set`` each one came from.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys valid beside the last part of ``loc`` in RunConfig (for "did you mean")."""
+    model: type[BaseModel] = RunConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        ann = field.annotation if field else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        model = ann
+    return list(model.model_fields)
+
+
+def _problems(err: ValidationError) -> list[tuple[str, str]]:
+    out = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "<root>"
+        msg = e["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's own message
+        if e["type"] == "extra_forbidden":
+            known = _known_keys(e["loc"])
+            close = difflib.get_close_matches(str(e["loc"][-1]), known, n=1)
+            prefix = ".".join(str(p) for p in e["loc"][:-1])
+            if close:
+                msg = f"unknown key; did you mean {prefix + '.' if prefix else ''}{close[0]}?"
+            else:
+                msg = f"unknown key; {prefix or 'the top level'} has {', '.join(known)}" if known else "unknown key"
+        out.append((key, msg))
+    return out
 
 
 def _format_validation(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "<root>"
-        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-        lines.append(f"{key}: {msg}")
-    return "; ".join(lines)
+    return "; ".join(f"{key}: {msg}" for key, msg in _problems(err))
 
 
 def _parse_scalar(text: str) -> Any:
@@ -120,6 +153,9 @@ def apply_override(data: dict, assignment: str) -> None:
         set_dotted(data, key, _parse_scalar(value))
     except ConfigError as e:
         raise ConfigError(f"--set {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {assignment}: the value is not valid YAML ({getattr(e, 'problem', None) or e}); "
+                          f"quote it for the shell, e.g. --set '{key}=[a, b]'") from None
 
 
 def read_yaml_mapping(path: str | Path, what: str = "config file") -> dict:
@@ -159,7 +195,7 @@ def validate_config(data: dict) -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_validation(e)) from None
+        raise ConfigError(_format_validation(e), _problems(e)) from None
 
 
 def dump_config(cfg: RunConfig) -> str:

@@ -107,6 +107,13 @@ def _figure(width: float = 5.0, height: float = 3.0, ncols: int = 1):
     return fig, axes
 
 
+def _integer_ticks(axis) -> None:
+    """Counts (theorems, attempts) get whole-number ticks: matplotlib would put 0.5 steps on small ranges."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _no_data(ax, what: str) -> None:
     ax.text(0.5, 0.5, f"no {what} in these runs", ha="center", va="center", transform=ax.transAxes, color="#777")
 
@@ -214,6 +221,7 @@ def _forgetting_plot(runs: list[Run]):
                    label=f"{run.label}: lost")
             drawn += 1
     ax.axhline(0, color="#333", linewidth=0.8)
+    _integer_ticks(ax.yaxis)
     if drawn:
         ax.legend(fontsize=8, frameon=False)
     else:
@@ -246,6 +254,7 @@ def _time_histogram(runs: list[Run], seconds: list[dict[str, np.ndarray]]):
     ax.set_xscale("log")
     ax.set_xlabel("seconds per proof check (log scale)")
     ax.set_ylabel("attempts")
+    _integer_ticks(ax.yaxis)
     ax.legend(fontsize=8, frameon=False)
     return fig
 
@@ -354,8 +363,12 @@ def _git(h: Any) -> str:
     return commit[:12] + (f"-{rest}" if rest else "")
 
 
-def _run_overview(run: Run) -> dict[str, str]:
-    """The side-by-side summary: one column per run."""
+def _run_overview(run: Run, pass_k: str) -> dict[str, str]:
+    """The side-by-side summary: one column per run.
+
+    ``pass_k`` is the row's label, shared by all runs (``pass@8``, or ``pass@k`` when their k differ:
+    then each value says its own k).
+    """
     pools = run.store.pool_sizes()
     n_attempts = run.store.attempt_count()
     n_admitted = run.store.admitted_count()
@@ -385,7 +398,7 @@ def _run_overview(run: Run) -> dict[str, str]:
         "admitted (all rounds)": f"{n_admitted:,}",
         "held-out pass@1 (first → last)": arrow(lambda s: s.heldout.pass_at_1),
         "greedy pass@1": arrow(lambda s: s.heldout.greedy_pass_at_1),
-        f"pass@{k or 'k'}": arrow(lambda s: s.heldout.pass_at_k),
+        pass_k: arrow(lambda s: s.heldout.pass_at_k) + (f" (k={k})" if pass_k == "pass@k" and k is not None else ""),
         # The final round only evaluates, so its contamination is null: show the last round that trained.
         "contamination (last SFT set)": _fmt(next((s.contamination for s in reversed(rs)
                                                    if s.contamination is not None), None)),
@@ -399,12 +412,14 @@ def _run_overview(run: Run) -> dict[str, str]:
 
 def _round_table(run: Run) -> list[dict[str, str]]:
     rows = []
+    ks = {s.heldout.k for s in run.round_summaries()} - {None}
+    pass_k = f"pass@{ks.pop()}" if len(ks) == 1 else "pass@k"
     for s in run.round_summaries():
         h, pool, forget, train = s.heldout, s.pool or PoolStats(), s.forgetting or Forgetting(), s.train
         rows.append({
             "round": _fmt(s.round), "checkpoint": _fmt(s.checkpoint),
             "pass@1": _fmt(h.pass_at_1), "greedy": _fmt(h.greedy_pass_at_1),
-            "pass@k": _fmt(h.pass_at_k), "entropy": _fmt(h.entropy),
+            pass_k: _fmt(h.pass_at_k), "entropy": _fmt(h.entropy),
             "distinct-2": _fmt(h.distinct_2),
             "pool verified": f"{_fmt(pool.verified)}/{_fmt(pool.attempts)}",
             "admitted": _fmt(s.admitted), "contamination": _fmt(s.contamination),
@@ -509,7 +524,7 @@ def render_report(runs: list[Run]) -> tuple[str, int]:
         generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         runs=runs,
         colors=[RUN_COLORS[i % len(RUN_COLORS)] for i in range(len(runs))],
-        overviews=[_run_overview(r) for r in runs],
+        overviews=[_run_overview(r, _pass_k_label(runs)) for r in runs],
         round_tables=[_round_table(r) for r in runs],
         configs=[(r.path / "config.yaml").read_text() if (r.path / "config.yaml").exists() else "(no config.yaml)"
                  for r in runs],

@@ -28,10 +28,9 @@ from typing import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from loop import metrics
-from loop.config import RunConfig, dump_config, load_config
+from loop.config import ConfigError, RunConfig, dump_config, load_config
 from loop.gates import make_gate
 from loop.selection import normalize, select_admitted
 from loop.store import Attempt, Phase, Stage, Store
@@ -97,11 +96,17 @@ def prepare_run_dir(cfg: RunConfig, out: Path, resume: bool) -> RunConfig:
     if cfg_path.exists():
         if not resume:
             raise RunDirError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        from loop.preflight import resumable_config
+
         stored = load_config(cfg_path)
-        if dump_config(stored) != dump_config(cfg):
-            raise RunDirError(f"{out}/config.yaml differs from the config given; resume with the same config "
-                              f"(or `ratchet run {cfg_path} --out {out} --resume`)")
-        return stored
+        try:
+            grown = resumable_config(stored, cfg, cfg_path)  # more rounds is the one change allowed
+        except ConfigError as e:
+            raise RunDirError(str(e)) from None
+        if grown is None:
+            return stored
+        cfg_path.write_text(dump_config(grown))
+        return grown
     if out.exists() and any(out.iterdir()) and not resume:
         raise RunDirError(f"{out} exists and is not empty; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -145,9 +150,14 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
     """Run (or resume) a whole experiment; returns the summary also written to ``out_dir/summary.json``."""
     from prover.backends import make_verifier, resolve_backend
 
+    from loop.preflight import describe_resume, preflight
+
     out = Path(out_dir)
-    cfg = prepare_run_dir(cfg, out, resume)
+    preflight(cfg)  # whatever can fail a start fails here, before the run directory is written
     console = console or Console(stderr=True)
+    if resume and (found := describe_resume(out, cfg)):
+        console.print(found, markup=False, soft_wrap=True)
+    cfg = prepare_run_dir(cfg, out, resume)
     backend = resolve_backend(cfg.backend)
     v = cfg.verifier
     verifier = make_verifier(backend, workers=v.workers, timeout_s=v.timeout_s,
@@ -262,7 +272,9 @@ def make_proposer(ctx: Ctx, r: int) -> Proposer:
 
 def run_round(ctx: Ctx, r: int) -> None:
     cfg = ctx.cfg
-    if ctx.store.stage_done(r, Stage.SUMMARY):
+    # A finished round is skipped, unless it was the last round of a run since extended with more rounds:
+    # then it still has to sample, select and train.
+    if ctx.store.stage_done(r, Stage.SUMMARY) and (r == cfg.rounds or ctx.store.stage_done(r, Stage.FINETUNE)):
         return
     t0 = time.time()
     timings = ctx.store.timings(r)
@@ -483,21 +495,7 @@ def write_summary(ctx: Ctx) -> dict:
 
 
 def print_round_table(ctx: Ctx) -> None:
-    table = Table(title=f"{ctx.cfg.name}: held-out ({len(ctx.pools['heldout'])} theorems, judge={ctx.backend})")
-    for col in ("round", "greedy pass@1", "pass@1", f"pass@{ctx.cfg.eval.k}", "entropy", "pool verified",
-                "proved", "admitted", "contam.", "seconds"):
-        table.add_column(col, justify="right")
-    for s in load_rounds(ctx.store.round_summaries()):
-        h, p = s.heldout, s.pool or PoolStats()
-        table.add_row(str(s.round), _f(h.greedy_pass_at_1), _f(h.pass_at_1), _f(h.pass_at_k),
-                      _f(h.entropy), _d(p.verified), _d(p.theorems_proved),
-                      _d(s.admitted), _f(s.contamination), f"{s.seconds:.0f}")
-    ctx.console.print(table)
+    from loop.roundtable import round_table
 
-
-def _f(x) -> str:
-    return "-" if x is None else f"{x:.3f}"
-
-
-def _d(x) -> str:
-    return "-" if x is None else str(x)
+    title = f"{ctx.cfg.name}: held-out ({len(ctx.pools['heldout'])} theorems, judge={ctx.backend})"
+    ctx.console.print(round_table(ctx.store.round_summaries(), title, ctx.cfg.eval.k, ctx.console.width))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Address-space limit per prover process when the config leaves it empty: coqtop with the Arith/Lia/ZArith
 # header stays well under 1 GB; a core-Lean REPL needs several GB of address space.
@@ -62,4 +62,16 @@ class LoraConfig(Strict):
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(32, ge=1)
     init: Literal["base", "continue"] = Field("base", description="train each round from the base model or the last adapter")
-    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="module names to adapt (the default fits Llama-style models), or all-linear: every "
+                    "linear layer but the output head; checked against the model before a run starts")
+
+    @field_validator("target_modules", mode="before")
+    @classmethod
+    def _all_linear_alone(cls, v):
+        if v == ["all-linear"]:  # [all-linear] in YAML means the shorthand too
+            return "all-linear"
+        if isinstance(v, str) and v != "all-linear":
+            raise ValueError(f"expected a list of module names or the string all-linear, got {v!r}")
+        return v

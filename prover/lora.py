@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from prover.config import LoraConfig
-from prover.model import (encode_example, epoch_batches, hf_quiet, loss_bar, resolve_device, resolve_dtype,
-                          train_steps)
+from prover.model import (_untie_output_if_adapted, encode_example, epoch_batches, hf_quiet, loss_bar,
+                          resolve_device, resolve_dtype, train_steps, untie_output_if_targeted)
 
 
 def train_lora(base: str | Path, examples: list[tuple[str, str]], cfg: LoraConfig, out_dir: str | Path,
@@ -42,12 +42,22 @@ def train_lora(base: str | Path, examples: list[tuple[str, str]], cfg: LoraConfi
         tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=dtype)
     torch.manual_seed(seed)  # LoRA's A matrices and dropout draw from the global generator
+    # A LoRA on a tied lm_head is meant to adapt the output projection only: the embedding lookup keeps
+    # the base matrix (a LoRA layer on lm_head never touches embed_tokens). Untying here, with lm_head
+    # given its own copy of the same frozen values, makes that explicit: the forward pass and what is
+    # trained are unchanged, peft no longer sees a tied layer in the adapter, and the model trained on
+    # is exactly the one load_policy merges the adapter into (it unties the same way).
+    if init_adapter is not None:
+        _untie_output_if_adapted(model, Path(init_adapter))
+    else:
+        untie_output_if_targeted(model, cfg.target_modules)
     with hf_quiet():
         if init_adapter is not None:
             model = PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
         else:
             peft_cfg = PeftLoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
-                                      target_modules=list(cfg.target_modules), task_type="CAUSAL_LM")
+                                      target_modules=_peft_targets(cfg.target_modules), task_type="CAUSAL_LM",
+                                      fan_in_fan_out=_stores_weights_transposed(model))
             try:
                 model = get_peft_model(model, peft_cfg)
             except ValueError as e:
@@ -74,9 +84,24 @@ def train_lora(base: str | Path, examples: list[tuple[str, str]], cfg: LoraConfi
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
+    # Only the LoRA matrices: the base weights are frozen and the vocabulary never resized, so the adapter
+    # need not carry a copy of the (base) embedding and output matrices, which peft would otherwise add
+    # whenever lm_head is a target.
+    model.save_pretrained(tmp, save_embedding_layers=False)
     (tmp / "train.json").write_text(json.dumps(stats, indent=2) + "\n")
     if out_dir.exists():  # an adapter from an interrupted earlier attempt at this same stage
         shutil.rmtree(out_dir)
     os.rename(tmp, out_dir)
     return stats
+
+
+def _peft_targets(targets: str | list[str]) -> str | list[str]:
+    """peft's form: the shorthand ``all-linear`` stays a string (a list would name a module "all-linear")."""
+    return targets if isinstance(targets, str) else list(targets)
+
+
+def _stores_weights_transposed(model) -> bool:
+    """GPT-2-style models keep their projections as transformers' Conv1D, weight (in, out): peft must be told."""
+    from transformers.pytorch_utils import Conv1D
+
+    return any(isinstance(m, Conv1D) for m in model.modules())

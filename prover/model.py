@@ -360,7 +360,12 @@ def _untie_output_if_adapted(model, adapter: Path) -> None:
     what the adapter was trained to compute.
     """
     cfg = json.loads((adapter / "adapter_config.json").read_text())
-    targets = cfg.get("target_modules") or []
+    untie_output_if_targeted(model, cfg.get("target_modules") or [])
+
+
+def untie_output_if_targeted(model, targets: str | list[str]) -> None:
+    """The untying above, given the LoRA target list; prover.lora does the same before training, so the
+    model an adapter is trained on and the model it is merged into are one and the same."""
     targets = [targets] if isinstance(targets, str) else targets
     if "lm_head" not in targets or not getattr(model.config, "tie_word_embeddings", False):
         return
