@@ -19,7 +19,9 @@ from pathlib import Path
 
 from loop.config import ConfigError, RunConfig, load_config
 
-STAGES = ("eval", "entropy", "sample", "select", "train", "summary")  # a round's stages, in the order run.py runs them
+from loop.store import Stage
+
+STAGES = tuple(s.value for s in Stage)  # a round's stages, in the order run.py runs them
 LEAN_SETUP = "set it up with `make lean-setup` (needs internet), or use --set backend=coq"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model")
 WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json", "pytorch_model.bin.index.json")
@@ -267,7 +269,7 @@ def describe_resume(out: Path, cfg: RunConfig) -> str | None:
         return f"resume: {out} has a config but no store yet; starting its round 0"
     store = Store(out / "run.db")
     try:
-        done = [r for r in range(stored.rounds + 1) if store.stage_done(r, "summary")]
+        done = [r for r in range(stored.rounds + 1) if store.stage_done(r, Stage.SUMMARY)]
         nxt = len(done)  # rounds run in order, so the finished ones are 0..nxt-1
         if nxt <= stored.rounds:
             stages = [s for s in STAGES if store.stage_done(nxt, s)]

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from loop.cli import app
 from loop.roundtable import columns, fitting, round_table
+from loop.summary import load_rounds
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -43,7 +44,7 @@ def rendered(table, width: int) -> list[str]:
 
 @pytest.mark.parametrize("k", [8, 64])
 def test_the_round_table_fits_80_columns_with_whole_headers(k):
-    rows = [summary_row(0), summary_row(1), summary_row(12, last=True)]
+    rows = load_rounds([summary_row(0), summary_row(1), summary_row(12, last=True)])
     lines = rendered(round_table(rows, "quickstart: held-out (125 theorems, judge=coq)", k, 80), 80)
     assert max(len(line) for line in lines) <= 80
     text = "\n".join(lines)

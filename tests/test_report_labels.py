@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from loop.inspect import load_run
+from loop.runview import load_run
 from loop.report import render_report
-from synthetic_run import make_synthetic_run
+from loop.synthetic_run import make_synthetic_run
 
 
 @pytest.fixture(scope="module")
