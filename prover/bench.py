@@ -1,7 +1,7 @@
 """`ratchet bench verify`: the pooled Coq verifier against a fresh coqc process per proof.
 
 Both sides judge the same mixed corpus (reference proofs, wrong tactics,
-known-false canaries, a few policy cheats) with the same admission rule and
+known-false canaries, a few screen cheats) with the same admission rule and
 the same parallelism (``workers`` coqtop workers vs ``workers`` coqc processes
 at a time), in one run. The pool's one-off start-up (loading the header into
 each worker) is reported separately from its steady-state throughput, which

@@ -1,4 +1,4 @@
-"""`ratchet verify`, `ratchet check-policy` and `ratchet bench verify`.
+"""`ratchet verify`, `ratchet check-screen` and `ratchet bench verify`.
 
 Input is JSONL, one ``{"id": str, "statement": str, "proof": str}`` per line
 (optionally ``"name"``, the theorem's identifier). Output is JSONL on stdout,
@@ -120,12 +120,12 @@ def _verify_batch(verifier, batch: list[Line], bar) -> None:
             _emit({"id": line.id, "verdict": v.status.value, "reason": v.reason, "seconds": round(v.seconds, 4)})
 
 
-def check_policy_command(
+def check_screen_command(
     file: str = typer.Argument(..., help="JSONL file of {id, proof}, or - for stdin"),
     backend: str = typer.Option("coq", help="coq | lean"),
 ) -> None:
-    """The static admission policy only (no prover runs): {id, admissible, rule} per input line."""
-    from prover.policy import check_policy
+    """The static admission screen only (no prover runs): {id, admissible, rule} per input line."""
+    from prover.screen import check_screen
 
     if backend not in ("coq", "lean"):
         _fail(f"unknown backend {backend!r}: expected coq or lean")
@@ -134,8 +134,8 @@ def check_policy_command(
             _emit({"id": line.id, "admissible": False, "rule": "malformed-input", "detail": line.problem})
             continue
         try:
-            result = check_policy(backend, line.task.proof)
-        except RuntimeError as err:  # the Lean policy module is not installed in this checkout
+            result = check_screen(backend, line.task.proof)
+        except RuntimeError as err:  # the Lean screen module is not installed in this checkout
             _fail(str(err))
         _emit({"id": line.id, "admissible": result.admissible, "rule": result.rule, "detail": result.detail})
 
@@ -189,7 +189,9 @@ class _progress:
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `ratchet` app."""
     app.command("verify")(verify_command)
-    app.command("check-policy")(check_policy_command)
+    app.command("check-screen")(check_screen_command)
+    # The command's first name, kept so that scripts written for it still run.
+    app.command("check-policy", hidden=True)(check_screen_command)
     bench = typer.Typer(name="bench", help="Benchmarks.", no_args_is_help=True)
     bench.command("verify")(bench_verify_command)
     app.add_typer(bench, name="bench")

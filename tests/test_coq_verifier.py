@@ -11,12 +11,12 @@ import pytest
 import prover.coq.verifier as verifier_module
 from prover.coq import CoqVerifier, coq_available, fresh_verify
 from prover.coq.header import FALLBACK_HEADER
-from prover.policy import ADMISSIBLE
+from prover.screen import ADMISSIBLE
 from prover.verdict import ProofTask, Status
 
 pytestmark = pytest.mark.skipif(not coq_available(), reason="coqtop is not installed")
 
-# Proof styles the policy must admit and Coq must verify: comments, bullets, braces,
+# Proof styles the screen must admit and Coq must verify: comments, bullets, braces,
 # assert, destruct, induction, selectors, nested goals.
 VALID = [
     ("True", "exact I."),
@@ -106,10 +106,10 @@ def test_what_only_qed_refuses_is_found_by_the_audit_in_a_group(pool):
 
 def test_a_qed_that_hangs_times_out_in_the_audit():
     # exact_no_check skips the tactic-level type check, so phase 1 passes at once and the kernel's
-    # conversion check at Qed (in the audit's replay) runs for minutes. The policy refuses
+    # conversion check at Qed (in the audit's replay) runs for minutes. The screen refuses
     # exact_no_check; it is switched off here to reach the audit's own timeout.
     slow_qed = "exact_no_check (eq_refl (Nat.pow 2 100))."
-    with mock.patch.object(verifier_module, "check_coq_policy", lambda proof: ADMISSIBLE), \
+    with mock.patch.object(verifier_module, "check_coq_screen", lambda proof: ADMISSIBLE), \
             CoqVerifier(workers=1, timeout_s=2.0, header=FALLBACK_HEADER) as v:
         start = time.monotonic()
         out = v.verify([task(0, "Nat.pow 2 100 = Nat.pow 2 100 * 1", slow_qed), task(1, "True", "exact I.")])
@@ -193,7 +193,7 @@ def test_header_that_fails_to_load_is_an_infra_error():
     with CoqVerifier(workers=1, header="Require Import NoSuchLibraryAnywhere.\n") as v:
         out = v.verify([task(0, "True", "exact I."), task(1, "True", "Admitted.")])
     assert out[0].status is Status.ERROR and "header failed to load" in out[0].reason
-    assert out[1].status is Status.REJECTED  # the policy still answers without a prover
+    assert out[1].status is Status.REJECTED  # the screen still answers without a prover
 
 
 def test_missing_coqtop_is_an_infra_error():

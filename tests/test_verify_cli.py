@@ -1,4 +1,4 @@
-"""`ratchet verify`, `ratchet check-policy` and `ratchet bench verify`, run as a researcher runs them."""
+"""`ratchet verify`, `ratchet check-screen` and `ratchet bench verify`, run as a researcher runs them."""
 from __future__ import annotations
 
 import json
@@ -23,10 +23,10 @@ BATCH = [
     ("lia", "forall a b : nat, a + b = b + a", "intros. lia.", "verified", "verified"),
     ("induction", "forall n : nat, n + 0 = n",
      "intros n. induction n as [|k IH].\n- reflexivity.\n- simpl. rewrite IH. reflexivity.", "verified", "verified"),
-    ("admitted", "False", "Admitted.", "rejected", "policy: vernacular command 'Admitted'"),
-    ("admit", "False", "admit.", "rejected", "policy: forbidden tactic 'admit'"),
-    ("axiom", "False", "exact I.\nQed.\nAxiom cheat : False.", "rejected", "policy: vernacular"),
-    ("comment-trick", "False", "exact I. (*", "rejected", "policy: unterminated comment"),
+    ("admitted", "False", "Admitted.", "rejected", "screen: vernacular command 'Admitted'"),
+    ("admit", "False", "admit.", "rejected", "screen: forbidden tactic 'admit'"),
+    ("axiom", "False", "exact I.\nQed.\nAxiom cheat : False.", "rejected", "screen: vernacular"),
+    ("comment-trick", "False", "exact I. (*", "rejected", "screen: unterminated comment"),
     ("wrong", "1 + 1 = 3", "lia.", "rejected", "rejected: Error: Tactic failure"),
     ("hang", "True", HANG, "timeout", "timeout after 3.0s"),
     ("after-hang", "True", "exact I.", "verified", "verified"),
@@ -90,12 +90,12 @@ def test_verify_reads_stdin():
     assert {json.loads(x)["verdict"] for x in proc.stdout.splitlines()} == {"verified"}
 
 
-def test_check_policy_reports_rule_per_line(tmp_path):
+def test_check_screen_reports_rule_per_line(tmp_path):
     rows = [{"id": "ok", "proof": "intros. lia."}, {"id": "cheat", "proof": "Admitted."},
             {"id": "hidden", "proof": "- give_up."}, {"id": "nobody"}]
     path = tmp_path / "p.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\nnot json\n")
-    proc = run("check-policy", "--backend", "coq", str(path))
+    proc = run("check-screen", "--backend", "coq", str(path))
     assert proc.returncode == 0, proc.stderr
     out = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [(o["id"], o["admissible"], o["rule"]) for o in out] == [

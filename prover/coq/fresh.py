@@ -1,7 +1,7 @@
 """The reference check: one proof, one fresh ``coqc`` process, one file.
 
 This is what a naive pipeline does (write a file, run the compiler), with the
-same admission rule as the pool: the static policy first, then the theorem
+same admission rule as the pool: the static screen first, then the theorem
 must compile, must prove the statement as elaborated before the proof ran,
 and ``Print Assumptions`` must say it is closed (read between two nonce
 sentinels, as in the pool). ``ratchet bench verify`` times the pool against it and checks that both

@@ -2,7 +2,7 @@
 
 Admission, in order (the first that fails decides the verdict):
 
-1. the static policy (``prover.coq.policy``) on the body, and sanity checks
+1. the static screen (``prover.coq.screen``) on the body, and sanity checks
    on the statement and the theorem name: no prover process sees a refused proof;
 2. phase 1 on a worker (see ``prover.coq.worker``), in the environment the
    header made and nothing else: the statement elaborates, every tactic of the
@@ -39,7 +39,7 @@ from collections import deque
 from typing import Callable, Sequence
 
 from prover.coq.header import default_header
-from prover.coq.policy import check_coq_name, check_coq_policy, check_coq_statement
+from prover.coq.screen import check_coq_name, check_coq_screen, check_coq_statement
 from prover.coq.process import find_program
 from prover.coq.worker import (Audit, CoqInfraError, CoqWorker, Phase1, axioms_reason, closed, first_error,
                                own_name)
@@ -63,13 +63,13 @@ def coq_available(coqtop: str = "coqtop") -> bool:
 
 
 def precheck(task: ProofTask) -> Verdict | None:
-    """The verdict for a task that must not reach a prover (bad name or statement, policy refusal)."""
+    """The verdict for a task that must not reach a prover (bad name or statement, screen refusal)."""
     problem = check_coq_name(task.name) or check_coq_statement(task.statement)
     if problem:
         return Verdict(Status.ERROR, f"error: {problem}")
-    policy = check_coq_policy(task.proof)
-    if not policy.admissible:
-        return Verdict(Status.REJECTED, policy.reason)
+    screen = check_coq_screen(task.proof)
+    if not screen.admissible:
+        return Verdict(Status.REJECTED, screen.reason)
     return None
 
 

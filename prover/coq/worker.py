@@ -64,7 +64,7 @@ by the elaborator and the kernel, not by a tactic the body could have shadowed.
 cache between calls). Phase 2 therefore replays a chunk's accepted proofs
 under fresh names in one file, binds them in one tuple and prints the
 assumptions of that tuple once; a shared dependency is walked once for the
-whole chunk. Only if the tuple is not closed (which the static policy makes
+whole chunk. Only if the tuple is not closed (which the static screen makes
 rare) are the proofs audited in smaller groups, down to one, so the reason
 names a proof's own axioms. That file is undone like any other.
 """
@@ -81,7 +81,7 @@ from prover.verdict import ProofTask, Status, Verdict
 
 CLOSED = "Closed under the global context"
 # coqtop flags shared with the fresh-process baseline: no rc file; native_compute off (it
-# would compile and run OCaml outside the kernel; the policy refuses it as well).
+# would compile and run OCaml outside the kernel; the screen refuses it as well).
 COQ_FLAGS = ["-q", "-native-compiler", "no"]
 
 

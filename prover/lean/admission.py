@@ -2,7 +2,7 @@
 
 A proof body is admitted (``verified``) only if all of these hold, in order:
 
-1. The static policy (``prover.lean.policy``) accepts the body (checked by the
+1. The static screen (``prover.lean.screen``) accepts the body (checked by the
    verifier before any process runs).
 2. The framework composes ``theorem <name> : <statement> := by`` followed by the
    body, every line indented by two spaces, and runs it as one REPL command in
@@ -219,7 +219,7 @@ class KernelChecker:
 
 def judge(session: ReplSession, task: ProofTask, deadline: float, *, header: str,
           checker: KernelChecker | None, replay_timeout_s: float) -> Verdict:
-    """Steps 2-4 for one task on one session (step 1, the policy, ran before).
+    """Steps 2-4 for one task on one session (step 1, the screen, ran before).
 
     REPL faults (timeout, crash, out-of-protocol output) propagate as exceptions
     for the pool to turn into verdicts and replace the process.

@@ -1,4 +1,4 @@
-"""The Coq admission policy: a proof body may contain tactic sentences only.
+"""The Coq admission screen: a proof body may contain tactic sentences only.
 
 The framework writes ``Theorem <name> : <statement>.`` / ``Proof.`` / body /
 ``Qed.`` itself; the model supplies the body. Everything dangerous in Coq is a
@@ -8,7 +8,7 @@ capitalised keyword or an attribute (``#[...]``), while tactic sentences start
 with a lower-case tactic name, a goal selector, ``(`` or ``[``. So the rule is a
 whitelist on the first word of each sentence, found with Coq's own lexical
 rules (``prover.coq.lexer``), plus a short list of tactics that are unsound or
-escape the kernel's check. The rule ids below are what ``ratchet check-policy``
+escape the kernel's check. The rule ids below are what ``ratchet check-screen``
 reports and what the README's "Trusting the verifier" section explains.
 
 Rules, in the order they are checked:
@@ -19,7 +19,7 @@ Rules, in the order they are checked:
   unterminated-string  a '"' without its closing quote: same
   stray-comment-close  "*)" outside a comment: comment tricks that hide code from a reader
   non-ascii            non-ASCII characters in code (outside comments and strings): Unicode
-                       blanks and look-alike letters could make Coq and the policy disagree
+                       blanks and look-alike letters could make Coq and the screen disagree
   ambiguous-period     a "." that neither ends a sentence nor joins a qualified name
   unterminated-sentence text after the last "." (it would merge with the framework's "Qed.")
   empty-proof          no sentence at all
@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 
 from prover.coq.lexer import LexError, mask, sentences
-from prover.policy import ADMISSIBLE, PolicyResult, refuse
+from prover.screen import ADMISSIBLE, ScreenResult, refuse
 
 MAX_PROOF_CHARS = 20_000
 
@@ -76,7 +76,7 @@ def _control_char(text: str) -> str | None:
     return None
 
 
-def check_coq_policy(proof: str) -> PolicyResult:
+def check_coq_screen(proof: str) -> ScreenResult:
     """Refuse a proof body unless it is a well-formed sequence of ordinary tactic sentences."""
     if len(proof) > MAX_PROOF_CHARS:
         return refuse("too-long", f"proof has {len(proof)} characters (limit {MAX_PROOF_CHARS})")
@@ -105,7 +105,7 @@ def check_coq_policy(proof: str) -> PolicyResult:
     return ADMISSIBLE
 
 
-def _check_head(sentence: str) -> PolicyResult:
+def _check_head(sentence: str) -> ScreenResult:
     """A tactic sentence must start (after an optional goal selector) with a tactic."""
     body = sentence
     sel = _SELECTOR_PREFIX.match(body)
