@@ -28,6 +28,8 @@ Rules, in the order they are checked:
   attribute            a sentence starting with "#[" or "#": attributes such as #[local]
   not-a-tactic         any other sentence head that is not a tactic
   forbidden-tactic     admit, give_up, exact_no_check and friends, native_compute, anywhere
+  unsupported          valid Coq that this verifier cannot judge the way coqc does, refused
+                       with a reason that says so (see UNSUPPORTED below)
 """
 from __future__ import annotations
 
@@ -52,6 +54,20 @@ FORBIDDEN_TACTICS = frozenset({
     "native_compute",  # runs ocamlfind/ocamlopt on demand: outside the proof checker's sandbox
     "external",  # old Coq: ran an external program as a tactic
 })
+
+# Valid Coq that the verifier cannot judge as coqc would, because the pool runs every proof
+# with ``Load`` (see ``prover.coq.worker``) and Coq 8.16 treats these differently there.
+# Refused anywhere outside comments and strings, each with the reason it is given.
+UNSUPPORTED = {
+    # Inside Load, Coq 8.16 declares the lemma that abstract makes without its body: the kernel
+    # never checks it, and Print Assumptions lists it as an axiom. Judging such a proof would mean
+    # trusting an unchecked term, so it is refused, saying why, instead of "axioms".
+    "abstract": "'abstract' is not supported: inside the verifier's Load, Coq 8.16 declares the "
+                "abstracted lemma without its proof, so the kernel would never check it",
+}  # transparent_abstract keeps its body there and is judged as coqc judges it
+# The selector par: raises an anomaly (Option.IsNone) inside Load in Coq 8.16.
+PAR_SELECTOR = ("the goal selector 'par:' is not supported: inside the verifier's Load, Coq 8.16 fails "
+                "on it with an anomaly; 'all:' runs the same tactic on every goal")
 
 # Named in refusals for readability; any capitalised head is refused whether listed here or not.
 KNOWN_VERNACULAR = frozenset({
@@ -102,6 +118,9 @@ def check_coq_screen(proof: str) -> ScreenResult:
     for word in _IDENT.findall(code):
         if word in FORBIDDEN_TACTICS:
             return refuse("forbidden-tactic", f"forbidden tactic '{word}'")
+    for word in _IDENT.findall(code):
+        if word in UNSUPPORTED:
+            return refuse("unsupported", UNSUPPORTED[word])
     return ADMISSIBLE
 
 
@@ -110,6 +129,8 @@ def _check_head(sentence: str) -> ScreenResult:
     body = sentence
     sel = _SELECTOR_PREFIX.match(body)
     if sel:
+        if sel.group(0).strip().startswith("par"):
+            return refuse("unsupported", PAR_SELECTOR)
         body = body[sel.end():]
     body = body.lstrip()
     if body.startswith("#"):
