@@ -399,11 +399,10 @@ class CoqWorker:
             # whatever constant its tactics declare (a name given to ``abstract ... using``, a
             # scheme Coq derives on demand) is then reachable only through the module's
             # unguessable name, so no later proof of the group can use it.
-            module = f"ratchet__m_{tag}_{i}"
-            parts.append(_in_module(module, f"Theorem ratchet__pa_{tag}_{i} : {t.statement}.\nProof.\n{t.proof}\n"
-                                            "Qed.\n")
-                         + f"Locate ratchet__s_{marks[i][0]}.\n"
-                         f"Definition ratchet__chk_{tag}_{i} : ratchet__st_{tag}_{i} := {module}.ratchet__pa_{tag}_{i}.\n"
+            theorem, replay = _in_module(f"ratchet__m_{tag}_{i}", f"ratchet__pa_{tag}_{i}",
+                                         f"Theorem ratchet__pa_{tag}_{i} : {t.statement}.\nProof.\n{t.proof}\nQed.\n")
+            parts.append(replay + f"Locate ratchet__s_{marks[i][0]}.\n"
+                         f"Definition ratchet__chk_{tag}_{i} : ratchet__st_{tag}_{i} := {theorem}.\n"
                          f"Definition ratchet__acc_{tag}_{i + 1} := ratchet__pair_{tag} _ _ "
                          f"ratchet__chk_{tag}_{i} ratchet__acc_{tag}_{i}.\nLocate ratchet__s_{marks[i][1]}.\n")
         # Every replayed proof has run by the first Locate: nothing after it is the proofs' output.
@@ -438,9 +437,10 @@ class CoqWorker:
         return Audit("assumptions", out[begin:end - 1])
 
 
-def _in_module(module: str, sentences: str) -> str:
-    """``sentences`` in a module of their own: what they declare is out of reach after it ends."""
-    return f"Module {module}.\n{sentences}End {module}.\n"
+def _in_module(module: str, theorem: str, sentences: str) -> tuple[str, str]:
+    """``sentences`` (which declare ``theorem``) in a module of their own, so that nothing they
+    declare is in reach once it ends; and the name that reaches ``theorem`` from outside."""
+    return f"{module}.{theorem}", f"Module {module}.\n{sentences}End {module}.\n"
 
 
 def _died(died: ProcessDied) -> str:
