@@ -61,6 +61,8 @@ def fresh_verify(task: ProofTask, header: str | None = None, timeout_s: float = 
             return Verdict(Status.ERROR, f"error: the header failed to load: {err}", seconds=done.seconds)
         if where == statement_line:
             return Verdict(Status.ERROR, f"error: the statement does not elaborate: {err}", seconds=done.seconds)
+        if where == statement_line + 1:  # the Theorem line: a name that is taken, a statement that is not one term
+            return Verdict(Status.ERROR, f"error: the theorem cannot be stated: {err}", seconds=done.seconds)
         if where == check_line:
             return Verdict(Status.REJECTED, f"rejected: {task.name} does not prove the stated statement ({err})",
                            all_errors(errors), done.seconds)

@@ -14,7 +14,8 @@ reports and what the README's "Trusting the verifier" section explains.
 Rules, in the order they are checked:
 
   too-long             body longer than MAX_PROOF_CHARS (bounds prover time and memory)
-  control-character    NUL, escape or other control characters (only tab/newline/CR allowed)
+  control-character    NUL, escape or other control characters (only tab/newline/CR allowed),
+                       and lone surrogates (not characters: the proof cannot be written as UTF-8)
   unterminated-comment a "(*" without its "*)": would swallow the framework's "Qed."
   unterminated-string  a '"' without its closing quote: same
   stray-comment-close  "*)" outside a comment: comment tricks that hide code from a reader
@@ -86,10 +87,15 @@ _SELECTOR_PREFIX = re.compile(r"\s*(?:all|par|!|\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(
 
 
 def _control_char(text: str) -> str | None:
+    """The first control character (tab, newline and CR allowed) or lone surrogate in ``text``."""
     for ch in text:
-        if (ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127:
+        if (ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF:
             return ch
     return None
+
+
+def _shown(ch: str) -> str:
+    return f"lone surrogate \\u{ord(ch):04x}" if 0xD800 <= ord(ch) <= 0xDFFF else f"control character {ch!r}"
 
 
 def check_coq_screen(proof: str) -> ScreenResult:
@@ -98,7 +104,7 @@ def check_coq_screen(proof: str) -> ScreenResult:
         return refuse("too-long", f"proof has {len(proof)} characters (limit {MAX_PROOF_CHARS})")
     bad = _control_char(proof)
     if bad is not None:
-        return refuse("control-character", f"control character {bad!r} in the proof")
+        return refuse("control-character", f"{_shown(bad)} in the proof")
     try:
         code = mask(proof)
         nonascii = next((ch for ch in code if ord(ch) > 127), None)
@@ -163,7 +169,7 @@ def check_coq_statement(statement: str) -> str | None:
     """
     bad = _control_char(statement)
     if bad is not None:
-        return f"control character {bad!r} in the statement"
+        return f"{_shown(bad)} in the statement"
     try:
         code = mask(statement)
     except LexError as err:
@@ -173,6 +179,18 @@ def check_coq_statement(statement: str) -> str | None:
     for k, ch in enumerate(code):
         if ch == "." and (k + 1 == len(statement) or statement[k + 1] in " \t\r\n"):
             return f"the statement contains a sentence end ('.' at offset {k})"
+    # The statement is written both inside parentheses and after "Theorem name :", so it must be
+    # one term on its own: "True) -> (True" would be one in the first place and not in the second.
+    opened: list[tuple[str, int]] = []
+    for k, ch in enumerate(code):
+        if ch in "([{":
+            opened.append((ch, k))
+        elif ch in ")]}":
+            if not opened or opened[-1][0] != "([{"[")]}".index(ch)]:
+                return f"the statement has an unbalanced {ch!r} at offset {k}"
+            opened.pop()
+    if opened:
+        return f"the statement has an unclosed {opened[-1][0]!r} at offset {opened[-1][1]}"
     return None
 
 
@@ -180,10 +198,21 @@ COQ_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
 RESERVED_PREFIX = "ratchet__"  # the verifier's own markers and sentinels
 
 
+# Words Coq reserves (its keywords that look like identifiers): never a theorem's name. A name
+# the header already defines (e.g. "double") is found by the prover, when it refuses the theorem.
+COQ_KEYWORDS = frozenset({  # each refused by coqc 8.16 as "Theorem <word> : True."
+    "_", "as", "at", "cofix", "else", "end", "exists", "exists2", "fix", "for", "forall", "fun", "if", "in",
+    "let", "match", "return", "then", "where", "with", "by", "using", "Type", "Set", "Prop", "SProp",
+    "Theorem", "Definition", "Fixpoint", "CoFixpoint", "Axiom", "Parameter", "Variable", "Hypothesis",
+})
+
+
 def check_coq_name(name: str) -> str | None:
     """Why ``name`` cannot be the theorem's name, or None if it can."""
     if not COQ_IDENT.fullmatch(name):
         return f"theorem name {name!r} is not a plain Coq identifier"
+    if name in COQ_KEYWORDS:
+        return f"theorem name {name!r} is a word Coq reserves"
     if name.startswith(RESERVED_PREFIX):
         return f"theorem name {name!r} uses the reserved prefix {RESERVED_PREFIX!r}"
     return None

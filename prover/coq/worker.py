@@ -46,6 +46,7 @@ What one proof's file says (phase 1)
     Definition ratchet__st_<a> : Type := (<statement>).
     Locate ratchet__s_<b>.                  -> stdout: the statement elaborated
     Theorem <name> : <statement>.
+    Locate ratchet__s_<f>.                  -> stdout: the theorem could be stated (name free)
     Proof.
     <body>
     Unshelve.
@@ -302,10 +303,10 @@ class CoqWorker:
         """
         plans, commands, files = [], [], []
         for t in tasks:
-            n = [_nonce() for _ in range(6)]
+            n = [_nonce() for _ in range(7)]
             command, path = self._load(
                 f"Definition ratchet__st_{n[0]} : Type := ({t.statement}).\nLocate ratchet__s_{n[1]}.\n"
-                f"Theorem {t.name} : {t.statement}.\nProof.\n{t.proof}\n"
+                f"Theorem {t.name} : {t.statement}.\nLocate ratchet__s_{n[6]}.\nProof.\n{t.proof}\n"
                 # No goal may be left, shelved ones included (Qed refuses those too). Qed's kernel
                 # check is left to the audit, which must compile the proof again anyway to keep
                 # its term: done once, not twice. Outside a proof, Unshelve fails as Qed would.
@@ -366,8 +367,12 @@ class CoqWorker:
         if elaborated is None:
             return Verdict(Status.ERROR, f"error: the statement does not elaborate: {why or 'no answer'}",
                            all_errors(err), seconds)
+        stated = _after(out, f"No object of basename ratchet__s_{n[6]}", elaborated)
+        if stated is None:  # the statement or the name cannot head a theorem (a name the header took)
+            return Verdict(Status.ERROR, f"error: the theorem cannot be stated: {why or 'no answer'}",
+                           all_errors(err), seconds)
         # Any error while the body ran fails the proof, as coqc would stop at it.
-        if _after(out, f"No object of basename ratchet__s_{n[3]}", elaborated) is None:
+        if _after(out, f"No object of basename ratchet__s_{n[3]}", stated) is None:
             if why is not None and f"ratchet__open_{n[2]}" in why:
                 return Verdict(Status.REJECTED, "rejected: the proof is incomplete (goals remain after its "
                                "last tactic)", all_errors(err), seconds)
