@@ -207,16 +207,24 @@ def bench_verify_command(
     timeout: float = typer.Option(10.0, min=0.001, help="wall-clock seconds per proof"),
     memory_mb: int = typer.Option(2048, min=128, help="address-space limit per prover process (MiB)"),
     seed: int = typer.Option(0, help="corpus seed"),
+    corpus: str = typer.Option(None, help="a verify JSONL file to time instead of the mixed corpus"),
 ) -> None:
     """Time the pooled verifier against a fresh prover process per proof, on the same corpus.
 
-    Prints a table; the last line is JSON with pooled_per_s, fresh_per_s, speedup and agreement.
+    Also times one coqc run over a single file of the proofs the pool verified (the prover's
+    own cost). Prints a table; the last line is JSON with pooled_per_s, fresh_per_s, speedup,
+    cpu_ratio_to_single_file and agreement.
     """
     from prover.bench import bench_verify, print_bench
 
     if backend != "coq":
         _fail("bench verify supports --backend coq only (the fresh-process baseline is coqc)")
-    print_bench(bench_verify(n=n, workers=workers, timeout_s=timeout, memory_mb=memory_mb, seed=seed))
+    try:
+        result = bench_verify(n=n, workers=workers, timeout_s=timeout, memory_mb=memory_mb, seed=seed,
+                              corpus=corpus)
+    except (OSError, ValueError) as err:
+        _fail(f"--corpus: {err}")
+    print_bench(result)
 
 
 class _progress:

@@ -135,6 +135,27 @@ def test_bench_verify_last_line_is_json_with_the_figures():
     assert figures["n"] == 6 and figures["agreement"] == 1.0
     assert figures["pooled_per_s"] > figures["fresh_per_s"] > 0
     assert sum(figures["pooled_verdicts"].values()) == 6
+    assert figures["single_file_ok"] and figures["single_file_proofs"] == figures["pooled_verdicts"]["verified"]
+    assert figures["cpu_ratio_to_single_file"] > 0
+
+
+@needs_coq
+def test_bench_verify_times_a_corpus_file_against_both_baselines(tmp_path):
+    path = tmp_path / "corpus.jsonl"
+    rows = [{"id": "a", "statement": "forall n : nat, n + 0 = n", "proof": "intro n. lia."},
+            {"id": "b", "statement": "True", "proof": "exact I."},
+            {"id": "c", "statement": "1 + 1 = 3", "proof": "lia."}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    proc = run("bench", "verify", "--corpus", str(path), "--workers", "1", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["corpus"] == str(path) and figures["n"] == 3 and figures["agreement"] == 1.0
+    assert figures["pooled_verdicts"]["verified"] == figures["single_file_proofs"] == 2
+    assert figures["single_file_ok"] and figures["single_file_cpu_s"] > 0 and figures["cpu_ratio_to_single_file"] > 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    proc = run("bench", "verify", "--corpus", str(bad), timeout=60)
+    assert proc.returncode == 2 and "line 1: not valid JSON" in proc.stderr
 
 
 # One line each, as bytes: (input line, expected verdict, text its reason must contain).
