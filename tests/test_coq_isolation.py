@@ -103,6 +103,12 @@ def test_transparent_abstract_is_judged_as_coqc_judges_it(pool):
         == [Status.VERIFIED, Status.VERIFIED, Status.REJECTED]
 
 
+def test_two_proofs_that_give_their_lemma_the_same_name_both_verify_as_each_does_alone(pool):
+    same = "transparent_abstract (intro n; lia) using rt_same."
+    got = pool.verify(tasks((PLUS0, same), (PLUS0, same), (PLUS0, USES.format(name="rt_same"))))
+    assert [v.status for v in got] == [Status.VERIFIED, Status.VERIFIED, Status.REJECTED], got
+
+
 @pytest.mark.parametrize("statement,proof,what", [
     (PLUS0, "intro n. abstract lia.", "'abstract' is not supported"),
     (PLUS0, "abstract (intro n; lia) using rt_named.", "'abstract' is not supported"),

@@ -137,6 +137,35 @@ def test_bad_statement_and_name_are_infra_errors_not_rejections(pool):
     assert "identifier" in verdicts[2].reason
 
 
+# Statements and names that cannot head a theorem: bad input (error), never a rejected proof (issue 12).
+BAD_INPUT = [
+    ("True) -> (True", "ratchet_goal", "unbalanced ')'"),
+    ("(True -> True", "ratchet_goal", "unclosed '('"),
+    ("[True", "ratchet_goal", "unclosed '['"),
+    ("True \ud800", "ratchet_goal", "lone surrogate"),
+    ("True", "double", "the theorem cannot be stated: Error: double already exists"),  # the header took it
+    ("True", "Nat_double", None),  # free: a valid name, the proof verifies
+    ("True", "fun", "a word Coq reserves"),
+    ("True", "_", "a word Coq reserves"),
+    ("True", "Type", "a word Coq reserves"),
+    ("True", "forall", "a word Coq reserves"),
+]
+
+
+def test_a_statement_or_name_that_cannot_head_a_theorem_is_an_error_as_under_coqc():
+    header = FALLBACK_HEADER + "Definition double (n : nat) := n + n.\n"
+    tasks = [task(i, s, "intros. exact I.", name=n) for i, (s, n, _) in enumerate(BAD_INPUT)]
+    with CoqVerifier(workers=1, timeout_s=10.0, header=header) as v:
+        verdicts = v.verify(tasks)
+    for t, (_, _, why), got in zip(tasks, BAD_INPUT, verdicts):
+        fresh = fresh_verify(t, header=header)
+        if why is None:
+            assert got.status is fresh.status is Status.VERIFIED, (got, fresh)
+        else:
+            assert got.status is fresh.status is Status.ERROR, (t, got, fresh)
+            assert why in got.reason and why in fresh.reason, (got, fresh)
+
+
 def test_hanging_proof_times_out_and_its_worker_is_replaced():
     with CoqVerifier(workers=1, timeout_s=2.0, header=FALLBACK_HEADER) as v:
         v.verify([task(0, "True", "exact I.")])
