@@ -102,3 +102,25 @@ def test_a_proof_that_runs_coqtop_out_of_memory_each_time_is_rejected_naming_it(
     assert out[0].status is Status.REJECTED
     assert out[0].reason.startswith("rejected: crashed twice: coqtop died") and "out of memory" in out[0].reason
     assert out[1].status is Status.VERIFIED
+
+
+def test_the_fresh_coqc_baseline_also_runs_a_killed_coqc_once_more():
+    import prover.coq.fresh as fresh_module
+
+    real = fresh_module.run_limited
+    calls: list[list[str]] = []
+
+    def killed_first(argv, **kw):
+        calls.append(argv)
+        if len(calls) == 1:  # the first coqc is killed under the proof
+            return real(["/bin/sh", "-c", "kill -9 $$"], **kw)
+        return real(argv, **kw)
+
+    task = ProofTask(id="a", statement="forall n : nat, n + 0 = n", proof="intro n. lia.")
+    with mock.patch.object(fresh_module, "run_limited", killed_first):
+        verdict = fresh_module.fresh_verify(task, header=FALLBACK_HEADER)
+    assert len(calls) == 2 and verdict.status is Status.VERIFIED, verdict
+    bomb = fresh_module.fresh_verify(ProofTask(id="b", statement="True", proof=MEMORY_BOMB), header=FALLBACK_HEADER,
+                                     memory_mb=700, timeout_s=30)
+    assert bomb.status is Status.REJECTED and bomb.reason.startswith("rejected: crashed twice: coqc died")
+    assert "out of memory" in bomb.reason
