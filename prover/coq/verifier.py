@@ -5,8 +5,9 @@ Admission, in order (the first that fails decides the verdict):
 1. the static screen (``prover.coq.screen``) on the body, and sanity checks
    on the statement and the theorem name: no prover process sees a refused proof;
 2. phase 1 on a worker (see ``prover.coq.worker``), in the environment the
-   header made and nothing else: the statement elaborates, every tactic of the
-   body runs without error, and no goal is left;
+   header made and nothing else: the statement elaborates, a theorem of that
+   name and statement can be declared (else ``error``: bad input, not a bad
+   proof), every tactic of the body runs without error, and no goal is left;
 3. phase 2, the audit: the proof is compiled again, this time to the end
    (``Qed``: the kernel checks the term), what the theorem name denotes must
    inhabit the statement as Coq elaborated it before the proof ran (a
@@ -15,7 +16,9 @@ Admission, in order (the first that fails decides the verdict):
 
 Phase 1 judges every proof; the audit replays only the proofs that passed,
 many in one file, so one ``Print Assumptions`` (the expensive command: it walks
-every library proof the terms depend on) covers all of them. If a group fails,
+every library proof the terms depend on) covers all of them. Each proof is
+replayed in a module of its own, so a constant one proof's tactics declare is
+out of reach of the proofs after it: a verdict never depends on the batch. If a group fails,
 the proof that failed (or, for axioms, each half of the group) is audited
 again on its own, so every verdict and reason is the one the proof would get alone.
 
