@@ -1,20 +1,29 @@
 """`ratchet bench verify`: the pooled Coq verifier against a fresh coqc process per proof.
 
-Both sides judge the same mixed corpus (reference proofs, wrong tactics,
-known-false canaries, a few policy cheats) with the same admission rule and
-the same parallelism (``workers`` coqtop workers vs ``workers`` coqc processes
-at a time), in one run. The pool's one-off start-up (loading the header into
-each worker) is reported separately from its steady-state throughput, which
-is what a long run sees.
+Both sides judge the same corpus (by default a mixed one: reference proofs,
+wrong tactics, known-false canaries, a few screen cheats; or any verify JSONL
+given with ``--corpus``) with the same admission rule and the same parallelism
+(``workers`` coqtop workers vs ``workers`` coqc processes at a time), in one
+run. The pool's one-off start-up (loading the header into each worker) is
+reported separately from its steady-state throughput, which is what a long
+run sees.
+
+A second baseline is the prover's own time: one ``coqc`` run over a single
+file that holds, under the same header, every proof the pool verified, each
+as a plain ``Theorem ... Qed.`` (no isolation, no statement check, no axiom
+audit). Its CPU seconds against the pool's say what the pool's isolation and
+audit cost on top of checking the proofs at all.
 """
 from __future__ import annotations
 
 import json
 import random
 import resource
+import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from prover.verdict import ProofTask, Status, Verdict
 
@@ -56,11 +65,52 @@ def build_corpus(n: int, seed: int = 0) -> list[ProofTask]:
     return tasks
 
 
+def load_corpus(path: str) -> list[ProofTask]:
+    """The tasks of a verify JSONL file (what ``ratchet verify`` reads); a malformed line is an error."""
+    from prover.commands_verify import parse_line
+
+    tasks = []
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = parse_line(number, raw.rstrip(b"\n"))
+            if line.task is None:
+                raise ValueError(f"{path}: {line.problem}")
+            tasks.append(ProofTask(id=line.task.id, statement=line.task.statement, proof=line.task.proof,
+                                   name=line.task.name, meta={"kind": "corpus"}))
+    if not tasks:
+        raise ValueError(f"{path}: no proofs")
+    return tasks
+
+
+def single_file(tasks: list[ProofTask], header: str, timeout_s: float, memory_mb: int) -> dict:
+    """One coqc run over one file holding every task as a plain theorem: the prover's own cost."""
+    from prover.coq.process import find_program, run_limited
+    from prover.coq.worker import COQ_FLAGS
+
+    text = header.rstrip("\n") + "\n" + "".join(
+        f"Theorem ratchet__single_{k} : {t.statement}.\nProof.\n{t.proof}\nQed.\n" for k, t in enumerate(tasks))
+    cpu0 = _children_cpu()
+    with tempfile.TemporaryDirectory(prefix="ratchet-single-") as tmp:
+        Path(tmp, "Single.v").write_text(text, encoding="utf-8")
+        done = run_limited([find_program("coqc") or "coqc", *COQ_FLAGS, "Single.v"], cwd=tmp,
+                           timeout_s=timeout_s * max(1, len(tasks)), memory_mb=memory_mb)
+    ok = done.returncode == 0
+    return {"single_file_proofs": len(tasks), "single_file_ok": ok, "single_file_seconds": round(done.seconds, 3),
+            "single_file_cpu_s": round(_children_cpu() - cpu0, 3),
+            "single_file_error": "" if ok else " ".join(done.stderr.split())[-300:]}
+
+
 def bench_verify(n: int = 200, workers: int = 2, timeout_s: float = 10.0, memory_mb: int = 2048,
-                 seed: int = 0) -> dict:
+                 seed: int = 0, corpus: str | None = None) -> dict:
+    """Time the pool against fresh coqc per proof and against one single-file coqc run.
+
+    ``corpus``: a verify JSONL file to use instead of the generated mixed corpus (``n`` and
+    ``seed`` are then unused).
+    """
     from prover.coq import CoqVerifier, fresh_verify
 
-    tasks = build_corpus(n, seed)
+    tasks = build_corpus(n, seed) if corpus is None else load_corpus(corpus)
+    n = len(tasks)
     cpu0 = _children_cpu()
     with CoqVerifier(workers=workers, timeout_s=timeout_s, memory_mb=memory_mb) as pool:
         version = pool.version()
@@ -78,8 +128,11 @@ def bench_verify(n: int = 200, workers: int = 2, timeout_s: float = 10.0, memory
     fresh_s = time.monotonic() - start
     cpu2 = _children_cpu()
     same = [p.status is f.status for p, f in zip(pooled, fresh)]
+    single = single_file([t for t, p in zip(tasks, pooled) if p.verified], pool.header, timeout_s, memory_mb)
+    pooled_cpu = cpu1 - cpu0
     return {
         "backend": "coq", "coq_version": version, "n": n, "workers": workers, "seed": seed,
+        "corpus": corpus or "mixed",
         "pooled_seconds": round(pooled_s, 3), "pooled_startup_s": round(startup, 3),
         "fresh_seconds": round(fresh_s, 3),
         "pooled_per_s": round(n / pooled_s, 2),
@@ -91,6 +144,10 @@ def bench_verify(n: int = 200, workers: int = 2, timeout_s: float = 10.0, memory
         # time, this does not depend on what else the machine is doing.
         "pooled_cpu_s": round(cpu1 - cpu0, 3), "fresh_cpu_s": round(cpu2 - cpu1, 3),
         "cpu_speedup": round((cpu2 - cpu1) / max(cpu1 - cpu0, 1e-9), 2),
+        **single,
+        # The pool's prover CPU over the single file's: 1.0 would be isolation and audit for free.
+        "cpu_ratio_to_single_file": round(pooled_cpu / max(single["single_file_cpu_s"], 1e-9), 2)
+        if single["single_file_ok"] and single["single_file_proofs"] else None,
         "agreement": round(sum(same) / n, 4),
         "disagreements_n": n - sum(same),
         "pooled_verdicts": _counts(pooled), "fresh_verdicts": _counts(fresh),
@@ -115,8 +172,8 @@ def print_bench(result: dict) -> None:
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"verify: pooled coqtop vs fresh coqc per proof — {result['n']} proofs, "
-                        f"{result['workers']} at a time, Coq {result['coq_version']}")
+    table = Table(title=f"verify: pooled coqtop vs fresh coqc per proof — {result['n']} proofs "
+                        f"({result['corpus']}), {result['workers']} at a time, Coq {result['coq_version']}")
     for col in ("path", "seconds", "proofs/s", *(s.value for s in Status)):
         table.add_column(col, justify="right" if col != "path" else "left")
     table.add_row("pooled (steady)", f"{result['pooled_seconds']:.2f}", f"{result['pooled_per_s']:.1f}",
@@ -124,7 +181,13 @@ def print_bench(result: dict) -> None:
     table.add_row("pooled start-up", f"{result['pooled_startup_s']:.2f}", "", *("" for _ in Status))
     table.add_row("fresh coqc", f"{result['fresh_seconds']:.2f}", f"{result['fresh_per_s']:.1f}",
                   *(str(result["fresh_verdicts"][s.value]) for s in Status))
+    table.add_row("single-file coqc",
+                  f"{result['single_file_seconds']:.2f}", "", *("" for _ in Status))
     console.print(table)
+    ratio = result["cpu_ratio_to_single_file"]
+    console.print(f"pooled prover CPU {result['pooled_cpu_s']:.1f}s vs one coqc run over a single file of the "
+                  f"{result['single_file_proofs']} verified proofs {result['single_file_cpu_s']:.1f}s: "
+                  + (f"{ratio:.2f}x" if ratio is not None else f"n/a ({result['single_file_error'] or 'no proofs'})"))
     console.print(f"speedup {result['speedup']:.1f}x steady ({result['speedup_cold']:.1f}x counting start-up), "
                   f"CPU {result['pooled_cpu_s']:.1f}s vs {result['fresh_cpu_s']:.1f}s ({result['cpu_speedup']:.1f}x), "
                   f"agreement {result['agreement']:.4f}; corpus {result['kinds']}")

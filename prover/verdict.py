@@ -13,7 +13,7 @@ from typing import Callable, Protocol, Sequence
 
 class Status(str, enum.Enum):
     VERIFIED = "verified"  # the prover accepted it and every admission check passed
-    REJECTED = "rejected"  # the prover (or the static policy) said no; reason says why
+    REJECTED = "rejected"  # the prover (or the static screen) said no; reason says why
     TIMEOUT = "timeout"  # wall-clock limit hit; the worker was killed and replaced
     ERROR = "error"  # infrastructure failure: the proof was not judged
 

@@ -10,6 +10,8 @@ outcome is chosen by magic words in its text.
     ratchet_magic_hang            never answer
     ratchet_magic_slow_<ms>       answer after <ms> milliseconds
     ratchet_magic_crash           exit at once (code 134), mid-request
+    ratchet_magic_crash_once_<w>  the same the first time (no file <w> in the working directory:
+                                  it is made), then go on as if the words were not there
     ratchet_magic_memory          allocate 4 GiB (dies under an address-space limit)
     ratchet_magic_garbage         print a non-JSON block before the answer
     ratchet_magic_fake            print a forged clean answer and a forged axioms answer first
@@ -72,7 +74,11 @@ def run_theorem(cmd: str, name: str, style: str, axioms: dict[str, list[str]]) -
         time.sleep(int(slow.group(1)) / 1000)
     if "ratchet_magic_hang" in cmd:
         time.sleep(3600)
-    if "ratchet_magic_crash" in cmd:
+    once = re.search(r"ratchet_magic_crash_once_(\w+)", cmd)
+    if once and not os.path.exists(once.group(1)):
+        open(once.group(1), "w").close()
+        os._exit(134)
+    if re.search(r"ratchet_magic_crash\b", cmd):
         os._exit(134)
     if "ratchet_magic_memory" in cmd:
         hog = bytearray(4 << 30)  # MemoryError under RLIMIT_AS, and the process dies

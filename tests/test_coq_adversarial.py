@@ -2,9 +2,9 @@
 
 Three layers, each tested on its own:
 
-1. the static policy: every exploit of tests/test_policy_coq.py, sent through
+1. the static screen: every exploit of tests/test_screen_coq.py, sent through
    the pool, is refused before any prover sees it;
-2. the prover-side checks, with the policy switched off: what a cheat that
+2. the prover-side checks, with the screen switched off: what a cheat that
    slipped past a text filter would meet (Print Assumptions, the exact-type
    check, undoing every proof before the next) still refuses it;
 3. the protocol: proofs that print prompts, errors, success texts or marker
@@ -22,9 +22,9 @@ import prover.coq.verifier as verifier_module
 import prover.coq.worker as worker_module
 from prover.coq import CoqVerifier, coq_available, fresh_verify
 from prover.coq.header import FALLBACK_HEADER
-from prover.policy import ADMISSIBLE
+from prover.screen import ADMISSIBLE
 from prover.verdict import ProofTask, Status
-from test_policy_coq import EXPLOITS
+from test_screen_coq import EXPLOITS
 
 pytestmark = pytest.mark.skipif(not coq_available(), reason="coqtop is not installed")
 
@@ -40,21 +40,21 @@ def pool():
         yield v
 
 
-def policy_off():
-    """Switch the static policy off (for the duration of a with-block): only the prover-side checks stand."""
-    return mock.patch.object(verifier_module, "check_coq_policy", lambda proof: ADMISSIBLE)
+def screen_off():
+    """Switch the static screen off (for the duration of a with-block): only the prover-side checks stand."""
+    return mock.patch.object(verifier_module, "check_coq_screen", lambda proof: ADMISSIBLE)
 
 
-def test_every_policy_exploit_is_rejected_by_the_real_pool(pool):
+def test_every_screen_exploit_is_rejected_by_the_real_pool(pool):
     verdicts = pool.verify(tasks_of([("False", p) for p, _ in EXPLOITS]))
     for (proof, rule), v in zip(EXPLOITS, verdicts):
         assert v.status is Status.REJECTED, (proof, v)
-        assert v.reason.startswith("policy: "), (proof, v)
+        assert v.reason.startswith("screen: "), (proof, v)
 
 
-# Cheats that pass no static policy here: the policy is switched off to show that the
+# Cheats that pass no static screen here: the screen is switched off to show that the
 # prover-side checks catch each one anyway. (statement, body, status, what the reason must say)
-BEHIND_THE_POLICY = [
+BEHIND_THE_SCREEN = [
     # Admit the goal, then open and close a harmless theorem so the framework's Qed succeeds;
     # printing the success text does not help: Print Assumptions is read from its own answer.
     ("False", 'idtac "Closed under the global context".\nAdmitted.\nTheorem other : True.\nProof.\nexact I.',
@@ -85,15 +85,15 @@ BEHIND_THE_POLICY = [
 ]
 
 
-def test_prover_side_checks_catch_cheats_the_policy_would_have_stopped(pool):
-    with policy_off():
-        verdicts = pool.verify(tasks_of([(s, p) for s, p, _, _ in BEHIND_THE_POLICY] + [("True", "exact I.")]))
-    for (s, p, status, text), got in zip(BEHIND_THE_POLICY, verdicts):
+def test_prover_side_checks_catch_cheats_the_screen_would_have_stopped(pool):
+    with screen_off():
+        verdicts = pool.verify(tasks_of([(s, p) for s, p, _, _ in BEHIND_THE_SCREEN] + [("True", "exact I.")]))
+    for (s, p, status, text), got in zip(BEHIND_THE_SCREEN, verdicts):
         assert got.status is status and text in got.reason, (p, got)
     assert verdicts[-1].status is Status.VERIFIED  # and the worker still judges the next proof rightly
 
 
-# Pairs of proofs on ONE worker: the first leaves something behind (policy off), the second
+# Pairs of proofs on ONE worker: the first leaves something behind (screen off), the second
 # would only succeed if it survived. Every proof's Load is undone, so none of it does.
 # The last field says whether only the undo stops it (the leaked thing is sound, so
 # Print Assumptions would not object); the others are also caught by the axiom audit.
@@ -113,7 +113,7 @@ LEAKS = [
 
 @pytest.mark.parametrize("first_s,first,second_s,second,_", LEAKS, ids=[f"leak{i}" for i in range(len(LEAKS))])
 def test_nothing_a_proof_does_survives_into_the_next_proof(pool, first_s, first, second_s, second, _):
-    with policy_off():
+    with screen_off():
         alone = pool.verify(tasks_of([(second_s, second)], ["second"]))
         after = pool.verify(tasks_of([(first_s, first), (second_s, second)], ["first", "second"]))
     assert alone[0].status is not Status.VERIFIED
@@ -127,7 +127,7 @@ def test_the_leak_cases_do_leak_when_the_load_is_not_undone():
     and the worker is told to trust its state anyway.
     """
     sound = [leak for leak in LEAKS if leak[4]]
-    with policy_off(), mock.patch.object(worker_module, "_undo", lambda nonce: "Abort.\n"), \
+    with screen_off(), mock.patch.object(worker_module, "_undo", lambda nonce: "Abort.\n"), \
             mock.patch.object(worker_module, "_undone", lambda err, nonce: True), \
             mock.patch.object(worker_module.CoqWorker, "_restored", staticmethod(lambda err: True)):
         with CoqVerifier(workers=1, timeout_s=5.0, header=FALLBACK_HEADER) as v:

@@ -11,12 +11,12 @@ import pytest
 import prover.coq.verifier as verifier_module
 from prover.coq import CoqVerifier, coq_available, fresh_verify
 from prover.coq.header import FALLBACK_HEADER
-from prover.policy import ADMISSIBLE
+from prover.screen import ADMISSIBLE
 from prover.verdict import ProofTask, Status
 
 pytestmark = pytest.mark.skipif(not coq_available(), reason="coqtop is not installed")
 
-# Proof styles the policy must admit and Coq must verify: comments, bullets, braces,
+# Proof styles the screen must admit and Coq must verify: comments, bullets, braces,
 # assert, destruct, induction, selectors, nested goals.
 VALID = [
     ("True", "exact I."),
@@ -106,10 +106,10 @@ def test_what_only_qed_refuses_is_found_by_the_audit_in_a_group(pool):
 
 def test_a_qed_that_hangs_times_out_in_the_audit():
     # exact_no_check skips the tactic-level type check, so phase 1 passes at once and the kernel's
-    # conversion check at Qed (in the audit's replay) runs for minutes. The policy refuses
+    # conversion check at Qed (in the audit's replay) runs for minutes. The screen refuses
     # exact_no_check; it is switched off here to reach the audit's own timeout.
     slow_qed = "exact_no_check (eq_refl (Nat.pow 2 100))."
-    with mock.patch.object(verifier_module, "check_coq_policy", lambda proof: ADMISSIBLE), \
+    with mock.patch.object(verifier_module, "check_coq_screen", lambda proof: ADMISSIBLE), \
             CoqVerifier(workers=1, timeout_s=2.0, header=FALLBACK_HEADER) as v:
         start = time.monotonic()
         out = v.verify([task(0, "Nat.pow 2 100 = Nat.pow 2 100 * 1", slow_qed), task(1, "True", "exact I.")])
@@ -135,6 +135,35 @@ def test_bad_statement_and_name_are_infra_errors_not_rejections(pool):
     assert "statement does not elaborate" in verdicts[0].reason
     assert "sentence end" in verdicts[1].reason
     assert "identifier" in verdicts[2].reason
+
+
+# Statements and names that cannot head a theorem: bad input (error), never a rejected proof (issue 12).
+BAD_INPUT = [
+    ("True) -> (True", "ratchet_goal", "unbalanced ')'"),
+    ("(True -> True", "ratchet_goal", "unclosed '('"),
+    ("[True", "ratchet_goal", "unclosed '['"),
+    ("True \ud800", "ratchet_goal", "lone surrogate"),
+    ("True", "double", "the theorem cannot be stated: Error: double already exists"),  # the header took it
+    ("True", "Nat_double", None),  # free: a valid name, the proof verifies
+    ("True", "fun", "a word Coq reserves"),
+    ("True", "_", "a word Coq reserves"),
+    ("True", "Type", "a word Coq reserves"),
+    ("True", "forall", "a word Coq reserves"),
+]
+
+
+def test_a_statement_or_name_that_cannot_head_a_theorem_is_an_error_as_under_coqc():
+    header = FALLBACK_HEADER + "Definition double (n : nat) := n + n.\n"
+    tasks = [task(i, s, "intros. exact I.", name=n) for i, (s, n, _) in enumerate(BAD_INPUT)]
+    with CoqVerifier(workers=1, timeout_s=10.0, header=header) as v:
+        verdicts = v.verify(tasks)
+    for t, (_, _, why), got in zip(tasks, BAD_INPUT, verdicts):
+        fresh = fresh_verify(t, header=header)
+        if why is None:
+            assert got.status is fresh.status is Status.VERIFIED, (got, fresh)
+        else:
+            assert got.status is fresh.status is Status.ERROR, (t, got, fresh)
+            assert why in got.reason and why in fresh.reason, (got, fresh)
 
 
 def test_hanging_proof_times_out_and_its_worker_is_replaced():
@@ -193,7 +222,7 @@ def test_header_that_fails_to_load_is_an_infra_error():
     with CoqVerifier(workers=1, header="Require Import NoSuchLibraryAnywhere.\n") as v:
         out = v.verify([task(0, "True", "exact I."), task(1, "True", "Admitted.")])
     assert out[0].status is Status.ERROR and "header failed to load" in out[0].reason
-    assert out[1].status is Status.REJECTED  # the policy still answers without a prover
+    assert out[1].status is Status.REJECTED  # the screen still answers without a prover
 
 
 def test_missing_coqtop_is_an_infra_error():

@@ -218,6 +218,11 @@ if "kernel_hang" in text:
     time.sleep(30)
 if "kernel_rejects" in text:
     print("uncaught exception: (kernel) declaration type mismatch"); sys.exit(1)
+if "kernel_crash_once" in text and not os.path.exists("crashed"):
+    open("crashed", "w").close()
+    os.kill(os.getpid(), 9)
+if "kernel_crash_always" in text:
+    os.kill(os.getpid(), 9)
 """
 
 
@@ -239,6 +244,15 @@ def test_kernel_replay_compiles_the_module_then_runs_the_checker_on_it(fake_chec
     assert rejected.status is Status.REJECTED and "fakechecker rejected" in rejected.reason
     slow = fake_checker.replay(source + " -- kernel_hang", 0.5)
     assert slow.status is Status.TIMEOUT
+
+
+def test_a_kernel_checker_killed_once_is_run_again_and_its_answer_taken(fake_checker, tmp_path):
+    source = "def double : Nat → Nat := id\n\ntheorem goal : True := by\n  trivial"
+    again = fake_checker.replay(source + " -- kernel_crash_once", 10)
+    assert (tmp_path / "crashed").exists() and again.passed, again  # killed the first time, accepted the next
+    twice = fake_checker.replay(source + " -- kernel_crash_always", 10)
+    assert twice.status is Status.REJECTED
+    assert twice.reason == "kernel replay: crashed twice: fakechecker was killed by signal 9, and again on a fresh process"
 
 
 def test_kernel_replay_is_the_last_step_of_admission(fake_checker):

@@ -7,6 +7,9 @@ it exactly as it would the Lean REPL.
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import threading
 import json
 import sys
 import time
@@ -85,14 +88,35 @@ def test_timeout_kills_the_process_group_and_a_fresh_process_takes_over():
         p.close()
 
 
-def test_crash_is_rejected_never_verified_and_the_worker_restarts():
+def test_a_proof_that_crashes_every_process_is_rejected_as_crashed_twice_never_verified():
     p = pool()
     try:
         verdicts = p.map([task("ratchet_magic_crash"), task("decide")], JUDGE)
         assert verdicts[0].status is Status.REJECTED
-        assert "died" in verdicts[0].reason and "exited with code 134" in verdicts[0].reason
+        assert verdicts[0].reason.startswith("crashed twice: the REPL process died")
+        assert "exited with code 134" in verdicts[0].reason and "again on a fresh process" in verdicts[0].reason
         assert verdicts[1].status is Status.VERIFIED
-        assert p.stats.crashes == 1 and p.stats.started == 2 and gone(p.stats.pids[0])
+        # Two crashes, each on a process of its own; both gone; a third process judged the next proof.
+        assert p.stats.crashes == 2 and p.stats.started == 3
+        assert gone(p.stats.pids[0]) and gone(p.stats.pids[1])
+    finally:
+        p.close()
+
+
+@pytest.mark.parametrize("body,status", [("decide", Status.VERIFIED), ("ratchet_magic_error", Status.REJECTED),
+                                         ("ratchet_magic_axiom_Lean.ofReduceBool", Status.REJECTED)])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_process_that_dies_once_under_a_proof_is_replaced_and_the_retry_judges_it(tmp_path, body, status,
+                                                                                    workers):
+    p = ReplPool(LaunchSpec(argv=spec().argv, cwd=str(tmp_path)), HEADER, workers=workers, timeout_s=5.0,
+                 memory_mb=1024, recycle_after=100, startup_timeout_s=20)
+    try:
+        verdicts = p.map([task("decide", 0), task(f"ratchet_magic_crash_once_x {body}", 1), task("decide", 2)],
+                         JUDGE)
+        assert (tmp_path / "x").exists()  # the double really died once
+        assert p.stats.crashes == 1
+        assert [v.status for v in verdicts] == [Status.VERIFIED, status, Status.VERIFIED], verdicts
+        assert "crash" not in verdicts[1].reason and "died" not in verdicts[1].reason
     finally:
         p.close()
 
@@ -203,3 +227,27 @@ def test_run_limited_kills_a_command_that_runs_too_long():
     code, output = run_limited([sys.executable, "-c", "print('hi'); raise SystemExit(3)"], cwd=None, env=None,
                                timeout_s=10, memory_mb=512)
     assert code == 3 and output.strip() == "hi"
+
+
+def test_a_process_killed_under_a_proof_once_is_replaced_and_the_retry_judges_it():
+    p = pool(timeout_s=10.0)
+    killed: list[int] = []
+
+    def kill_the_first_process_mid_proof() -> None:
+        deadline = time.monotonic() + 20
+        while not p.live_pids() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # the header is loaded at once; the proof sleeps for 1.5 s
+        killed.append(p.live_pids()[0])
+        os.killpg(killed[0], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_first_process_mid_proof)
+    try:
+        killer.start()
+        (verdict,) = p.map([task("ratchet_magic_slow_1500 decide")], JUDGE)
+        killer.join()
+        assert verdict.status is Status.VERIFIED and "died" not in verdict.reason, verdict
+        assert p.stats.crashes == 1 and p.stats.pids[0] == killed[0] and gone(killed[0])
+        assert p.stats.started == 2
+    finally:
+        p.close()

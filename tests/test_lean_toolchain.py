@@ -3,7 +3,7 @@
 Lean cannot run here, so the reference proofs are checked statically: each
 tactic they use has a minimum Lean release (prover/theorems/lean_requirements.py),
 and lean_project/lean-toolchain must be at least the newest one in use. Also:
-the proofs pass the static Lean policy, the export for a machine with Lean
+the proofs pass the static Lean screen, the export for a machine with Lean
 (`measure --export-lean-jsonl`) is valid `ratchet verify` input, and the
 kernel checker bundled with new toolchains is found.
 """
@@ -19,7 +19,7 @@ import pytest
 
 from prover.commands_verify import parse_line
 from prover.lean.project import LeanInstall, find_kernel_checker, pinned_toolchain
-from prover.policy import check_policy
+from prover.screen import check_screen
 from prover.theorems import FAMILIES, generate_theorems
 from prover.theorems.lean_requirements import (BASELINE, TACTIC_SINCE, format_version, required_lean_version,
                                                tactics_used, toolchain_version)
@@ -93,10 +93,10 @@ def test_toolchain_version_parsing():
             toolchain_version(bad)
 
 
-def test_reference_proofs_pass_the_static_lean_policy(bodies_by_template):
-    # A proof the policy refuses would be rejected before Lean ever saw it.
+def test_reference_proofs_pass_the_static_lean_screen(bodies_by_template):
+    # A proof the screen refuses would be rejected before Lean ever saw it.
     refused = [(name, body, result.rule) for name, bodies in bodies_by_template.items() for body in bodies
-               if not (result := check_policy("lean", body)).admissible]
+               if not (result := check_screen("lean", body)).admissible]
     assert not refused, refused[:3]
 
 

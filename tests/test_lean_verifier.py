@@ -1,4 +1,4 @@
-"""LeanVerifier end to end: policy, pool and admission together; fail-fast without Lean.
+"""LeanVerifier end to end: screen, pool and admission together; fail-fast without Lean.
 
 Tests marked ``lean`` run the real REPL and skip where the Lake project is not built.
 """
@@ -36,9 +36,9 @@ def test_mixed_batch_gets_the_right_verdict_per_line_in_order():
             verdicts = verifier.verify(batch, progress=done.append)
             pids = [pid for pool in verifier.pools.values() for pid in pool.stats.pids]
         assert [v.status for v in verdicts] == expected, (workers, [(v.status, v.reason) for v in verdicts])
-        assert verdicts[1].reason.startswith("policy: sorry")  # refused before any process ran
-        assert verdicts[3].reason.startswith("policy: native-decide")
-        assert verdicts[7].reason.startswith("policy: set-option")
+        assert verdicts[1].reason.startswith("screen: sorry")  # refused before any process ran
+        assert verdicts[3].reason.startswith("screen: native-decide")
+        assert verdicts[7].reason.startswith("screen: set-option")
         assert "sorryAx" in verdicts[9].reason
         assert sum(done) == len(batch)
         assert pids and all(gone(pid) for pid in pids)
@@ -109,8 +109,8 @@ def test_real_lean_verifies_and_rejects():
 @pytest.mark.lean
 @needs_lean
 @pytest.mark.parametrize("body, why", [("sorry", "sorry"), ("native_decide", "Lean.ofReduceBool")])
-def test_real_lean_admission_without_the_policy(body, why):
-    # Bypass the static policy: the REPL-side rule must still refuse (no sorry; axiom allowlist).
+def test_real_lean_admission_without_the_screen(body, why):
+    # Bypass the static screen: the REPL-side rule must still refuse (no sorry; axiom allowlist).
     header = default_header()
     pool = ReplPool(find_install().launch_spec(), header, workers=1, timeout_s=60, memory_mb=8192,
                     recycle_after=10)

@@ -2,13 +2,13 @@
 
 ``CoqVerifier`` is the pooled judge; ``fresh_verify`` checks one proof with a
 fresh ``coqc`` process (the reference the benchmark compares against);
-``check_coq_policy`` is the static policy that runs before either.
+``check_coq_screen`` is the static screen that runs before either.
 """
 from prover.coq.fresh import fresh_verify
 from prover.coq.header import FALLBACK_HEADER, default_header
-from prover.coq.policy import check_coq_policy
+from prover.coq.screen import check_coq_screen
 from prover.coq.verifier import CoqVerifier, coq_available, coq_version, precheck
 from prover.coq.worker import CoqInfraError
 
-__all__ = ["CoqVerifier", "CoqInfraError", "FALLBACK_HEADER", "check_coq_policy", "coq_available",
+__all__ = ["CoqVerifier", "CoqInfraError", "FALLBACK_HEADER", "check_coq_screen", "coq_available",
            "coq_version", "default_header", "fresh_verify", "precheck"]

@@ -1,7 +1,7 @@
 """The reference check: one proof, one fresh ``coqc`` process, one file.
 
 This is what a naive pipeline does (write a file, run the compiler), with the
-same admission rule as the pool: the static policy first, then the theorem
+same admission rule as the pool: the static screen first, then the theorem
 must compile, must prove the statement as elaborated before the proof ran,
 and ``Print Assumptions`` must say it is closed (read between two nonce
 sentinels, as in the pool). ``ratchet bench verify`` times the pool against it and checks that both
@@ -44,6 +44,9 @@ def fresh_verify(task: ProofTask, header: str | None = None, timeout_s: float = 
     with tempfile.TemporaryDirectory(prefix="ratchet-coqc-") as tmp:
         Path(tmp, "Ratchet.v").write_text(head + body, encoding="utf-8")
         done = run_limited([path, *COQ_FLAGS, "Ratchet.v"], cwd=tmp, timeout_s=timeout_s, memory_mb=memory_mb)
+        crashed = _crashed(done)
+        if crashed:  # a crash is not a rejection: once more, in a fresh process, as the pool does
+            done = run_limited([path, *COQ_FLAGS, "Ratchet.v"], cwd=tmp, timeout_s=timeout_s, memory_mb=memory_mb)
     lines = done.stdout.splitlines()  # messages, including whatever the proof printed
     errors = done.stderr.splitlines()  # coqc's errors: a proof cannot write here
     if done.timed_out:
@@ -54,13 +57,15 @@ def fresh_verify(task: ProofTask, header: str | None = None, timeout_s: float = 
         err = first_error(errors)
         if err is None:
             tail = " ".join(done.stderr.split())[-200:]
-            return Verdict(Status.REJECTED, f"rejected: coqc died (exit {done.returncode}: {tail or 'no output'})",
-                           seconds=done.seconds)
+            return Verdict(Status.REJECTED, f"rejected: crashed twice: coqc died (exit {done.returncode}: "
+                                            f"{tail or 'no output'})", seconds=done.seconds)
         where = next((int(m.group(1)) for ln in errors if (m := _FILE_LINE.match(ln))), None)
         if where is not None and where < statement_line:
             return Verdict(Status.ERROR, f"error: the header failed to load: {err}", seconds=done.seconds)
         if where == statement_line:
             return Verdict(Status.ERROR, f"error: the statement does not elaborate: {err}", seconds=done.seconds)
+        if where == statement_line + 1:  # the Theorem line: a name that is taken, a statement that is not one term
+            return Verdict(Status.ERROR, f"error: the theorem cannot be stated: {err}", seconds=done.seconds)
         if where == check_line:
             return Verdict(Status.REJECTED, f"rejected: {task.name} does not prove the stated statement ({err})",
                            all_errors(errors), done.seconds)
@@ -75,3 +80,9 @@ def fresh_verify(task: ProofTask, header: str | None = None, timeout_s: float = 
         named = [ln.replace(f"ratchet__chk_{c}", task.name) for ln in assumptions]
         return Verdict(Status.REJECTED, axioms_reason(named), tuple(assumptions), done.seconds)
     return Verdict(Status.VERIFIED, "verified", seconds=done.seconds)
+
+
+def _crashed(done) -> bool:
+    """Whether coqc died rather than answered: it failed without a Coq error (killed, out of memory)."""
+    return (not done.timed_out and done.returncode not in (0, LIMIT_FAILED_RC)
+            and first_error(done.stderr.splitlines()) is None)

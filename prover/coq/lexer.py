@@ -1,7 +1,7 @@
-"""Coq's lexical rules, as far as the admission policy needs them.
+"""Coq's lexical rules, as far as the admission screen needs them.
 
-The policy must see a proof body the way Coq's own lexer does, or an attacker
-can write text that the policy reads as a comment and Coq reads as a command.
+The screen must see a proof body the way Coq's own lexer does, or an attacker
+can write text that the screen reads as a comment and Coq reads as a command.
 So this module follows Coq's rules exactly where they matter:
 
 * comments are ``(* ... *)`` and nest;
@@ -13,7 +13,7 @@ So this module follows Coq's rules exactly where they matter:
   return) or by the end of the text; bullets (``-``, ``+``, ``*`` runs) and the
   braces ``{`` ``}`` at the start of a sentence are sentences of their own.
 
-Where Coq's behaviour is subtle the policy refuses instead of guessing: a ``.``
+Where Coq's behaviour is subtle the screen refuses instead of guessing: a ``.``
 that neither ends a sentence nor sits inside a qualified name (``Nat.add_comm``)
 is refused, as is a stray ``*)`` outside a comment.
 """
@@ -32,7 +32,7 @@ SELECTOR = re.compile(r"(?:all|par|!|\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(?:\s*-\s*\d
 
 
 class LexError(ValueError):
-    """The text is not lexically well formed; ``rule`` names the policy rule that refuses it."""
+    """The text is not lexically well formed; ``rule`` names the screen rule that refuses it."""
 
     def __init__(self, rule: str, detail: str):
         super().__init__(detail)

@@ -2,11 +2,12 @@
 
 Admission, in order (the first that fails decides the verdict):
 
-1. the static policy (``prover.coq.policy``) on the body, and sanity checks
+1. the static screen (``prover.coq.screen``) on the body, and sanity checks
    on the statement and the theorem name: no prover process sees a refused proof;
 2. phase 1 on a worker (see ``prover.coq.worker``), in the environment the
-   header made and nothing else: the statement elaborates, every tactic of the
-   body runs without error, and no goal is left;
+   header made and nothing else: the statement elaborates, a theorem of that
+   name and statement can be declared (else ``error``: bad input, not a bad
+   proof), every tactic of the body runs without error, and no goal is left;
 3. phase 2, the audit: the proof is compiled again, this time to the end
    (``Qed``: the kernel checks the term), what the theorem name denotes must
    inhabit the statement as Coq elaborated it before the proof ran (a
@@ -15,7 +16,9 @@ Admission, in order (the first that fails decides the verdict):
 
 Phase 1 judges every proof; the audit replays only the proofs that passed,
 many in one file, so one ``Print Assumptions`` (the expensive command: it walks
-every library proof the terms depend on) covers all of them. If a group fails,
+every library proof the terms depend on) covers all of them. Each proof is
+replayed in a module of its own, so a constant one proof's tactics declare is
+out of reach of the proofs after it: a verdict never depends on the batch. If a group fails,
 the proof that failed (or, for axioms, each half of the group) is audited
 again on its own, so every verdict and reason is the one the proof would get alone.
 
@@ -28,6 +31,9 @@ Threads are enough for concurrency: each worker thread spends its time
 waiting on its own coqtop, and coqtop does the work. A worker that times out,
 dies or floods its output is killed (its whole process group) and replaced;
 the proof it was checking gets ``timeout`` or ``rejected``, never ``verified``.
+A crash is not a rejection: a proof under which coqtop died is tried once
+more on a fresh worker, and only a second crash makes it ``rejected``, with a
+reason that says it crashed twice and how.
 """
 from __future__ import annotations
 
@@ -39,7 +45,7 @@ from collections import deque
 from typing import Callable, Sequence
 
 from prover.coq.header import default_header
-from prover.coq.policy import check_coq_name, check_coq_policy, check_coq_statement
+from prover.coq.screen import check_coq_name, check_coq_screen, check_coq_statement
 from prover.coq.process import find_program
 from prover.coq.worker import (Audit, CoqInfraError, CoqWorker, Phase1, axioms_reason, closed, first_error,
                                own_name)
@@ -63,13 +69,13 @@ def coq_available(coqtop: str = "coqtop") -> bool:
 
 
 def precheck(task: ProofTask) -> Verdict | None:
-    """The verdict for a task that must not reach a prover (bad name or statement, policy refusal)."""
+    """The verdict for a task that must not reach a prover (bad name or statement, screen refusal)."""
     problem = check_coq_name(task.name) or check_coq_statement(task.statement)
     if problem:
         return Verdict(Status.ERROR, f"error: {problem}")
-    policy = check_coq_policy(task.proof)
-    if not policy.admissible:
-        return Verdict(Status.REJECTED, policy.reason)
+    screen = check_coq_screen(task.proof)
+    if not screen.admissible:
+        return Verdict(Status.REJECTED, screen.reason)
     return None
 
 
@@ -106,9 +112,29 @@ class _Slot:
         done, healthy = worker.check(tasks[:max(1, self.pool.recycle_after - worker.uses)], self.pool.timeout_s)
         if not healthy:
             self.drop()
+        if done and done[-1].crashed:
+            done[-1] = self._phase1_again(tasks[len(done) - 1], done[-1])
         return done
 
-    def audit(self, tasks: list[ProofTask], seconds: list[float]) -> list[Verdict]:
+    def _phase1_again(self, task: ProofTask, first: Phase1) -> Phase1:
+        """Phase 1 once more for a proof whose worker died under it, on a fresh worker.
+
+        A crash says nothing about the proof until it happens again: only a second
+        crash on the same proof makes it ``rejected``, and never ``verified``.
+        """
+        try:
+            worker = self.ensure()  # the dead worker was dropped: this one is new
+        except CoqInfraError as err:
+            return Phase1(Verdict(Status.ERROR, f"error: {err}"), first.seconds)
+        (again,), healthy = worker.check([task], self.pool.timeout_s)
+        if not healthy:
+            self.drop()
+        if not again.crashed:
+            return Phase1(again.verdict, again.seconds)
+        return Phase1(_crashed_twice(first.verdict.reason, again.verdict.reason, first.seconds + again.seconds),
+                      first.seconds + again.seconds)
+
+    def audit(self, tasks: list[ProofTask], seconds: list[float], retry: bool = True) -> list[Verdict]:
         """Final verdicts for proofs that passed phase 1 (``seconds``: what phase 1 took for each).
 
         The group is replayed at once. If that fails, the proof it failed on is
@@ -129,6 +155,12 @@ class _Slot:
             return [Verdict(Status.ERROR, f"error: {err}", seconds=s) for s in seconds]
         if result.outcome in ("timeout", "died", "output", "unknown"):
             self.drop()
+        if single and result.outcome == "died" and retry:
+            # The worker died under this one proof: try once more on a fresh worker.
+            again = self.audit(tasks, seconds, retry=False)[0]
+            if again.reason.startswith(_DIED):
+                return [_crashed_twice(result.lines[0] if result.lines else _DIED, again.reason, again.seconds)]
+            return [again]
         share = (time.monotonic() - start) / len(tasks)
         if result.outcome == "assumptions" and closed(result.lines):
             return [Verdict(Status.VERIFIED, "verified", seconds=s + share) for s in seconds]
@@ -140,6 +172,17 @@ class _Slot:
             half = len(tasks) // 2
             return self.audit(tasks[:half], seconds[:half]) + self.audit(tasks[half:], seconds[half:])
         return [_audit_verdict(tasks[0], result, seconds[0] + share, self.pool.timeout_s)]
+
+
+_DIED = "rejected: coqtop died"
+
+
+def _crashed_twice(first: str, second: str, seconds: float) -> Verdict:
+    """The verdict for a proof under which coqtop died twice, on two workers."""
+    what = first.removeprefix("rejected: ")
+    later = second.removeprefix("rejected: ")
+    return Verdict(Status.REJECTED, f"rejected: crashed twice: {what}" + ("" if later == what else f"; then {later}"),
+                   seconds=seconds)
 
 
 def _audit_verdict(task: ProofTask, result: Audit, seconds: float, timeout_s: float) -> Verdict:
@@ -156,7 +199,7 @@ def _audit_verdict(task: ProofTask, result: Audit, seconds: float, timeout_s: fl
     if result.outcome == "timeout":
         return Verdict(Status.TIMEOUT, f"timeout after {timeout_s:.1f}s", seconds=seconds)
     if result.outcome == "died":
-        return Verdict(Status.REJECTED, lines[0] if lines else "rejected: coqtop died", seconds=seconds)
+        return Verdict(Status.REJECTED, lines[0] if lines else _DIED, seconds=seconds)
     if result.outcome == "output":
         return Verdict(Status.REJECTED, f"rejected: output limit ({lines[0] if lines else ''})", seconds=seconds)
     return Verdict(Status.REJECTED, "rejected: the audit gave no usable answer"

@@ -46,25 +46,53 @@ What one proof's file says (phase 1)
     Definition ratchet__st_<a> : Type := (<statement>).
     Locate ratchet__s_<b>.                  -> stdout: the statement elaborated
     Theorem <name> : <statement>.
+    Locate ratchet__s_<f>.                  -> stdout: the theorem could be stated (name free)
     Proof.
     <body>
-    Qed.
-    Locate ratchet__s_<c>.                  -> stdout: the proof compiled
-    Definition ratchet__chk_<d> : ratchet__st_<a> := <name>.
-    Locate ratchet__chk_<d>.                -> stdout: what <name> denotes inhabits the statement
+    Unshelve.
+    all: fail "ratchet__open_<c>".          -> fails if any goal is left, shelved ones included
+    Locate ratchet__s_<d>.                  -> stdout: every tactic ran and no goal is left
     Check ratchet__undo_<e>.                -> the error that undoes the Load
 
 The first error stops the file; which of the ``Locate`` answers came before it
-says which part failed, and the error itself (on stderr) says why. The statement
-is bound before the proof runs, under a name no proof can guess, and checked
-by the elaborator and the kernel, not by a tactic the body could have shadowed.
+says which part failed, and the error itself (on stderr) says why. Phase 1
+runs the tactics only: there is no ``Qed`` and no statement check here. Both
+are the audit's, which must compile the proof again anyway to keep its term,
+so the kernel checks each proof once, not twice.
+
+What the audit's file says (phase 2)
+------------------------------------
+The proofs that passed phase 1 are replayed together, one module each::
+
+    Definition ratchet__st_<t>_<i> : Type := (<statement i>).      (for every i, first)
+    Module ratchet__m_<t>_<i>.
+    Theorem ratchet__pa_<t>_<i> : <statement i>.
+    Proof.
+    <body i>
+    Qed.                                    -> the kernel checks the term
+    End ratchet__m_<t>_<i>.
+    Locate ratchet__s_<p>.                  -> stdout: proof i compiled
+    Definition ratchet__chk_<t>_<i> : ratchet__st_<t>_<i> := ratchet__m_<t>_<i>.ratchet__pa_<t>_<i>.
+    Definition ratchet__acc_<t>_<i+1> := pair ... ratchet__chk_<t>_<i> ratchet__acc_<t>_<i>.
+    Locate ratchet__s_<q>.                  -> stdout: it inhabits statement i as elaborated
+    ...
+    Print Assumptions ratchet__acc_<t>_<k>. (between two more Locate marks)
+    Check ratchet__undo_<u>.
+
+The statement is bound before any proof runs, under a name no proof can
+guess, and checked by the elaborator and the kernel, not by a tactic the body
+could have shadowed. The module is what keeps the verdict independent of the
+rest of the group: a constant that a proof's tactics declare
+(``transparent_abstract ... using NAME``, a scheme Coq derives on demand such
+as ``internal_eq_rew_r_dep``) is reachable after ``End`` only as
+``ratchet__m_<t>_<i>.NAME``, a name no other proof can know, so no proof
+replayed later can pick it up, as none could in phase 1 or under ``coqc``.
 
 ``Print Assumptions`` is the expensive check (about 0.3 s for a proof that uses
 ``lia``: it walks every opaque proof the theorem depends on, and Coq keeps no
-cache between calls). Phase 2 therefore replays a chunk's accepted proofs
-under fresh names in one file, binds them in one tuple and prints the
-assumptions of that tuple once; a shared dependency is walked once for the
-whole chunk. Only if the tuple is not closed (which the static policy makes
+cache between calls), which is why the group's proofs are bound in one tuple
+and its assumptions printed once: a shared dependency is walked once for the
+whole group. Only if the tuple is not closed (which the static screen makes
 rare) are the proofs audited in smaller groups, down to one, so the reason
 names a proof's own axioms. That file is undone like any other.
 """
@@ -81,7 +109,7 @@ from prover.verdict import ProofTask, Status, Verdict
 
 CLOSED = "Closed under the global context"
 # coqtop flags shared with the fresh-process baseline: no rc file; native_compute off (it
-# would compile and run OCaml outside the kernel; the policy refuses it as well).
+# would compile and run OCaml outside the kernel; the screen refuses it as well).
 COQ_FLAGS = ["-q", "-native-compiler", "no"]
 
 
@@ -153,10 +181,16 @@ def all_errors(lines: list[str]) -> tuple[str, ...]:
 
 def axioms_reason(lines: list[str]) -> str:
     """One line saying what ``Print Assumptions`` listed, e.g. ``axioms: depends on classic``."""
-    names, notes = [], []
+    entries: list[str] = []  # Coq wraps long entries: an indented line continues the one above
     for line in lines:
-        if not line.strip() or line[0].isspace() or line.rstrip().endswith(":") or line.startswith("Error"):
-            continue  # blank lines, type continuation lines, headings such as "Axioms:", errors
+        if line[:1].isspace() and line.strip() and entries:
+            entries[-1] += " " + line.strip()
+        else:
+            entries.append(line)
+    names, notes = [], []
+    for line in entries:
+        if not line.strip() or line.rstrip().endswith(":") or line.startswith("Error"):
+            continue  # blank lines, headings such as "Axioms:", errors
         if " : " in line:
             names.append(line.split(" : ", 1)[0].strip())
         else:
@@ -176,9 +210,14 @@ def closed(lines: list[str]) -> bool:
 
 @dataclass
 class Phase1:
-    """What phase 1 concluded about one task: a final verdict, or 'passed, needs the audit'."""
+    """What phase 1 concluded about one task: a final verdict, or 'passed, needs the audit'.
+
+    ``crashed``: coqtop died while running this proof (the verdict then says so); the
+    pool gives such a proof one more try on a fresh worker before it believes it.
+    """
     verdict: Verdict | None
     seconds: float
+    crashed: bool = False
 
 
 @dataclass
@@ -200,7 +239,7 @@ class Audit:
     failed: int | None = None
 
 
-_INTERNAL_NAME = re.compile(r"ratchet__(?:pa|chk|acc)_[0-9a-f]+(?:_\d+)?")
+_INTERNAL_NAME = re.compile(r"(?:ratchet__m_[0-9a-f]+_\d+\.)?ratchet__(?:pa|chk|acc)_[0-9a-f]+(?:_\d+)?")
 
 
 def own_name(lines: list[str] | tuple[str, ...], name: str) -> list[str]:
@@ -264,10 +303,10 @@ class CoqWorker:
         """
         plans, commands, files = [], [], []
         for t in tasks:
-            n = [_nonce() for _ in range(6)]
+            n = [_nonce() for _ in range(7)]
             command, path = self._load(
                 f"Definition ratchet__st_{n[0]} : Type := ({t.statement}).\nLocate ratchet__s_{n[1]}.\n"
-                f"Theorem {t.name} : {t.statement}.\nProof.\n{t.proof}\n"
+                f"Theorem {t.name} : {t.statement}.\nLocate ratchet__s_{n[6]}.\nProof.\n{t.proof}\n"
                 # No goal may be left, shelved ones included (Qed refuses those too). Qed's kernel
                 # check is left to the audit, which must compile the proof again anyway to keep
                 # its term: done once, not twice. Outside a proof, Unshelve fails as Qed would.
@@ -288,7 +327,7 @@ class CoqWorker:
                     return results, False
                 except ProcessDied as died:
                     took = time.monotonic() - start
-                    results.append(Phase1(Verdict(Status.REJECTED, _died(died), seconds=took), took))
+                    results.append(Phase1(Verdict(Status.REJECTED, _died(died), seconds=took), took, crashed=True))
                     return results, False
                 except OutputLimit as exc:
                     took = time.monotonic() - start
@@ -328,8 +367,12 @@ class CoqWorker:
         if elaborated is None:
             return Verdict(Status.ERROR, f"error: the statement does not elaborate: {why or 'no answer'}",
                            all_errors(err), seconds)
+        stated = _after(out, f"No object of basename ratchet__s_{n[6]}", elaborated)
+        if stated is None:  # the statement or the name cannot head a theorem (a name the header took)
+            return Verdict(Status.ERROR, f"error: the theorem cannot be stated: {why or 'no answer'}",
+                           all_errors(err), seconds)
         # Any error while the body ran fails the proof, as coqc would stop at it.
-        if _after(out, f"No object of basename ratchet__s_{n[3]}", elaborated) is None:
+        if _after(out, f"No object of basename ratchet__s_{n[3]}", stated) is None:
             if why is not None and f"ratchet__open_{n[2]}" in why:
                 return Verdict(Status.REJECTED, "rejected: the proof is incomplete (goals remain after its "
                                "last tactic)", all_errors(err), seconds)
@@ -357,9 +400,14 @@ class CoqWorker:
         parts = [f"Definition ratchet__st_{tag}_{i} : Type := ({t.statement}).\n" for i, t in enumerate(tasks)]
         parts.append(f"Definition ratchet__pair_{tag} := @pair.\nDefinition ratchet__acc_{tag}_0 := tt.\n")
         for i, t in enumerate(tasks):
-            parts.append(f"Theorem ratchet__pa_{tag}_{i} : {t.statement}.\nProof.\n{t.proof}\nQed.\n"
-                         f"Locate ratchet__s_{marks[i][0]}.\n"
-                         f"Definition ratchet__chk_{tag}_{i} : ratchet__st_{tag}_{i} := ratchet__pa_{tag}_{i}.\n"
+            # Each proof is replayed inside a module of its own, closed before the next proof:
+            # whatever constant its tactics declare (a name given to ``abstract ... using``, a
+            # scheme Coq derives on demand) is then reachable only through the module's
+            # unguessable name, so no later proof of the group can use it.
+            theorem, replay = _in_module(f"ratchet__m_{tag}_{i}", f"ratchet__pa_{tag}_{i}",
+                                         f"Theorem ratchet__pa_{tag}_{i} : {t.statement}.\nProof.\n{t.proof}\nQed.\n")
+            parts.append(replay + f"Locate ratchet__s_{marks[i][0]}.\n"
+                         f"Definition ratchet__chk_{tag}_{i} : ratchet__st_{tag}_{i} := {theorem}.\n"
                          f"Definition ratchet__acc_{tag}_{i + 1} := ratchet__pair_{tag} _ _ "
                          f"ratchet__chk_{tag}_{i} ratchet__acc_{tag}_{i}.\nLocate ratchet__s_{marks[i][1]}.\n")
         # Every replayed proof has run by the first Locate: nothing after it is the proofs' output.
@@ -392,6 +440,12 @@ class CoqWorker:
         if begin is None or end is None or not _undone(err, n[2]):
             return Audit("unknown", list(all_errors(err)) or ["Print Assumptions gave no answer"])
         return Audit("assumptions", out[begin:end - 1])
+
+
+def _in_module(module: str, theorem: str, sentences: str) -> tuple[str, str]:
+    """``sentences`` (which declare ``theorem``) in a module of their own, so that nothing they
+    declare is in reach once it ends; and the name that reaches ``theorem`` from outside."""
+    return f"{module}.{theorem}", f"Module {module}.\n{sentences}End {module}.\n"
 
 
 def _died(died: ProcessDied) -> str:

@@ -2,7 +2,7 @@
 
 A proof body is admitted (``verified``) only if all of these hold, in order:
 
-1. The static policy (``prover.lean.policy``) accepts the body (checked by the
+1. The static screen (``prover.lean.screen``) accepts the body (checked by the
    verifier before any process runs).
 2. The framework composes ``theorem <name> : <statement> := by`` followed by the
    body, every line indented by two spaces, and runs it as one REPL command in
@@ -196,21 +196,33 @@ class KernelChecker:
             env["LEAN_PATH"] = tmp + (os.pathsep + self.lean_path if self.lean_path else "")
             env["PATH"] = self.bin_dir + os.pathsep + env.get("PATH", "")
             # -R makes the module name RatchetReplay, as Lake would name it, so the checker finds it.
-            code, output = run_limited([*self.lean, "-R", tmp, "-o", str(Path(tmp) / f"{module}.olean"), str(path)],
-                                       cwd=self.cwd, env=env, timeout_s=timeout_s, memory_mb=self.memory_mb)
+            code, output = self._run([*self.lean, "-R", tmp, "-o", str(Path(tmp) / f"{module}.olean"), str(path)],
+                                     env, timeout_s)
             if code is None:
                 return Check(Status.TIMEOUT, f"kernel replay: compiling the module took over {timeout_s:g} s")
+            if code < 0:
+                return Check(Status.REJECTED, f"kernel replay: crashed twice: compiling the module was killed by "
+                                              f"signal {-code}, and again on a fresh process", (output,))
             if code != 0:
                 return Check(Status.REJECTED, f"kernel replay: the module does not compile: {_first_line(output)}",
                              (output,))
-            code, output = run_limited([*self.checker, module], cwd=self.cwd, env=env,
-                                       timeout_s=timeout_s, memory_mb=self.memory_mb)
+            code, output = self._run([*self.checker, module], env, timeout_s)
             if code is None:
                 return Check(Status.TIMEOUT, f"kernel replay: {self.name} took over {timeout_s:g} s")
+            if code < 0:
+                return Check(Status.REJECTED, f"kernel replay: crashed twice: {self.name} was killed by signal "
+                                              f"{-code}, and again on a fresh process", (output,))
             if code != 0:
                 return Check(Status.REJECTED, f"kernel replay: {self.name} rejected the module: "
                                               f"{_first_line(output)}", (output,))
         return Check(None, f"kernel replay: {self.name} accepted")
+
+    def _run(self, argv: list[str], env: dict[str, str], timeout_s: float) -> tuple[int | None, str]:
+        """Run one replay step; a process killed by a signal (a crash, not a verdict) runs once more."""
+        code, output = run_limited(argv, cwd=self.cwd, env=env, timeout_s=timeout_s, memory_mb=self.memory_mb)
+        if code is not None and code < 0:
+            code, output = run_limited(argv, cwd=self.cwd, env=env, timeout_s=timeout_s, memory_mb=self.memory_mb)
+        return code, output
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +231,7 @@ class KernelChecker:
 
 def judge(session: ReplSession, task: ProofTask, deadline: float, *, header: str,
           checker: KernelChecker | None, replay_timeout_s: float) -> Verdict:
-    """Steps 2-4 for one task on one session (step 1, the policy, ran before).
+    """Steps 2-4 for one task on one session (step 1, the screen, ran before).
 
     REPL faults (timeout, crash, out-of-protocol output) propagate as exceptions
     for the pool to turn into verdicts and replace the process.

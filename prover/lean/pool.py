@@ -13,9 +13,12 @@ by name) and the slot starts a fresh process for its next proof.
 
 Faults are exceptions here (``ReplTimeout``, ``ReplCrashed``,
 ``ReplProtocolError``, ``ReplStartError``); the pool turns them into verdicts:
-a timeout is ``timeout``; a process that dies or prints out of protocol while
-checking a proof is ``rejected`` (never ``verified``); a process that cannot
-start or load the header is ``error`` (infrastructure, the proof was not judged).
+a timeout is ``timeout``; a process that prints out of protocol while checking
+a proof is ``rejected`` (never ``verified``); a process that dies while
+checking a proof is not believed at once: the proof is tried once more on a
+fresh process, and only a second crash makes it ``rejected`` ("crashed
+twice"); a process that cannot start or load the header is ``error``
+(infrastructure, the proof was not judged).
 """
 from __future__ import annotations
 
@@ -372,7 +375,7 @@ class ReplPool(Generic[T]):
             assert all(r is not None for r in results)
             return results  # type: ignore[return-value]
 
-    def _judge_one(self, slot: int, item: T, judge: Judge) -> Verdict:
+    def _judge_one(self, slot: int, item: T, judge: Judge, retry: bool = True) -> Verdict:
         started = time.monotonic()
         try:
             session = self._session(slot)
@@ -387,7 +390,14 @@ class ReplPool(Generic[T]):
                                               "the REPL process was killed and replaced")
         except ReplCrashed as err:
             self._drop(slot, "crashes")
-            verdict = Verdict(Status.REJECTED, f"the REPL process died while checking this proof: {err}")
+            if not retry:
+                raise
+            # A crash says nothing about the proof until it happens again: once more, on a fresh process.
+            try:
+                verdict = self._judge_one(slot, item, judge, retry=False)
+            except ReplCrashed as again:
+                verdict = Verdict(Status.REJECTED, f"crashed twice: the REPL process died while checking "
+                                                   f"this proof ({err}), and again on a fresh process ({again})")
         except ReplProtocolError as err:
             self._drop(slot, "protocol_errors")
             verdict = Verdict(Status.REJECTED, f"REPL output out of protocol while checking this proof "

@@ -1,6 +1,6 @@
 """``LeanVerifier``: the Lean 4 backend behind ``prover.verdict.Verifier``.
 
-Per batch: the static policy rejects escape hatches before any process runs;
+Per batch: the static screen rejects escape hatches before any process runs;
 the rest go to a pool of REPL processes (one pool per import header), where
 ``prover.lean.admission.judge`` applies the admission rule. Verdicts come back
 in input order.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 from prover.lean.admission import CompositionError, KernelChecker, compose_theorem, judge
-from prover.lean.policy import check_lean_policy
+from prover.lean.screen import check_lean_screen
 from prover.lean.pool import LaunchSpec, ReplPool
 from prover.lean.project import (LEAN_PROJECT, LeanInstall, LeanUnavailable, default_header, find_install,
                                  find_kernel_checker, lean_available, lean_version, pinned_toolchain,
@@ -86,9 +86,9 @@ class LeanVerifier:
                 compose_theorem(task.name, task.statement, "skip")
             except CompositionError as err:
                 raise ValueError(f"task {task.id!r}: {err}") from None
-            policy = check_lean_policy(task.proof)
-            if not policy.admissible:
-                results[index] = Verdict(Status.REJECTED, policy.reason)
+            screen = check_lean_screen(task.proof)
+            if not screen.admissible:
+                results[index] = Verdict(Status.REJECTED, screen.reason)
                 if progress is not None:
                     progress(1)
                 continue

@@ -1,10 +1,10 @@
-"""The Lean static policy: every exploit refused with its rule, real proof bodies admitted."""
+"""The Lean static screen: every exploit refused with its rule, real proof bodies admitted."""
 from __future__ import annotations
 
 import pytest
 
 from lean_testkit import KIMINA, needs_transcripts
-from prover.lean.policy import MAX_PROOF_CHARS, RULES, check_lean_policy, find_violation
+from prover.lean.screen import MAX_PROOF_CHARS, RULES, check_lean_screen, find_violation
 
 # (attack, body, the rule that defeats it). Each is a different way to get a false
 # theorem admitted, run code, or make the filter and Lean read the body differently.
@@ -162,11 +162,11 @@ def test_there_are_at_least_thirty_distinct_exploits():
 
 @pytest.mark.parametrize("name, body, rule", EXPLOITS, ids=[e[0] for e in EXPLOITS])
 def test_exploit_is_refused_by_its_rule(name, body, rule):
-    result = check_lean_policy(body)
+    result = check_lean_screen(body)
     assert not result.admissible
     assert result.rule == rule, result.detail
     assert rule in RULES  # every rule is documented (README "Trusting the verifier — Lean")
-    assert result.reason.startswith("policy: ") and rule in result.reason
+    assert result.reason.startswith("screen: ") and rule in result.reason
 
 
 VALID = {
@@ -208,7 +208,7 @@ VALID = {
 
 @pytest.mark.parametrize("name", sorted(VALID))
 def test_valid_body_is_admitted(name):
-    result = check_lean_policy(VALID[name])
+    result = check_lean_screen(VALID[name])
     assert result.admissible, result.detail
     assert result.rule is None
 
@@ -224,10 +224,10 @@ def test_real_proof_bodies_from_goedel_prover_are_admitted():
         head, body = text.split(":= by\n", 1)
         assert find_violation(body) is None, path.name
         header = head.rsplit("theorem", 1)[0]
-        assert not check_lean_policy(header).admissible, path.name
+        assert not check_lean_screen(header).admissible, path.name
 
 
 def test_violation_says_where():
     violation = find_violation("intro h\n  exact h\n  sorry")
     assert (violation.rule, violation.line, violation.column) == ("sorry", 3, 2)
-    assert "line 3" in check_lean_policy("intro h\n  exact h\n  sorry").detail
+    assert "line 3" in check_lean_screen("intro h\n  exact h\n  sorry").detail

@@ -1,9 +1,9 @@
-"""The static policy for Lean proof bodies: a fast first line, run before any prover.
+"""The static screen for Lean proof bodies: a fast first line, run before any prover.
 
 A body is the tactic block after ``:= by``; anything that is not a tactic
 script (a command, an escape hatch, a way to run code or change how Lean reads
 or checks the proof) is rejected here, with the name of the rule it broke. The
-policy is never the last line: the admission rule (``prover.lean.admission``)
+screen is never the last line: the admission rule (``prover.lean.admission``)
 still requires a clean compile, no sorry, an axiom allowlist and kernel replay.
 
 The body is read with Lean's own lexical rules, so comments and text hidden
@@ -29,7 +29,7 @@ import bisect
 import unicodedata
 from dataclasses import dataclass
 
-from prover.policy import ADMISSIBLE, PolicyResult, refuse
+from prover.screen import ADMISSIBLE, ScreenResult, refuse
 
 MAX_PROOF_CHARS = 20_000
 
@@ -168,7 +168,7 @@ class _Reject(Exception):
         self.violation = violation
 
 
-def check_lean_policy(proof: str) -> PolicyResult:
+def check_lean_screen(proof: str) -> ScreenResult:
     """Admissible, or the first rule the body breaks (``rule``) and what and where (``detail``)."""
     violation = find_violation(proof)
     return ADMISSIBLE if violation is None else refuse(violation.rule, violation.describe())

@@ -1,4 +1,4 @@
-"""The static Coq policy: every exploit refused by the rule named beside it; real proof styles admitted.
+"""The static Coq screen: every exploit refused by the rule named beside it; real proof styles admitted.
 
 Pure text checks, no prover. The same exploit list is run through the real
 coqtop pool in tests/test_coq_adversarial.py.
@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from prover.coq.lexer import LexError, mask, sentences
-from prover.coq.policy import MAX_PROOF_CHARS, check_coq_name, check_coq_policy, check_coq_statement
-from prover.policy import check_policy
+from prover.coq.screen import MAX_PROOF_CHARS, check_coq_name, check_coq_screen, check_coq_statement
+from prover.screen import check_screen
 
 # (proof body, rule that must refuse it). One attack per line; the comment says what it tries.
 EXPLOITS: list[tuple[str, str]] = [
@@ -112,10 +112,10 @@ VALID: list[str] = [
 
 @pytest.mark.parametrize("proof,rule", EXPLOITS, ids=[f"{i}-{r}" for i, (_, r) in enumerate(EXPLOITS)])
 def test_exploit_is_refused_by_its_rule(proof, rule):
-    result = check_coq_policy(proof)
+    result = check_coq_screen(proof)
     assert not result.admissible
     assert result.rule == rule, result
-    assert result.reason.startswith("policy: ")
+    assert result.reason.startswith("screen: ")
 
 
 def test_the_suite_has_at_least_thirty_distinct_exploits():
@@ -125,21 +125,21 @@ def test_the_suite_has_at_least_thirty_distinct_exploits():
 
 @pytest.mark.parametrize("proof", VALID)
 def test_real_proof_styles_are_admitted(proof):
-    result = check_coq_policy(proof)
+    result = check_coq_screen(proof)
     assert result.admissible, result
     assert result.rule is None
 
 
 def test_refusal_names_the_command():
-    assert check_coq_policy("exact I. Admitted.").reason == "policy: vernacular command 'Admitted'"
-    assert check_coq_policy("intros. give_up.").reason == "policy: forbidden tactic 'give_up'"
+    assert check_coq_screen("exact I. Admitted.").reason == "screen: vernacular command 'Admitted'"
+    assert check_coq_screen("intros. give_up.").reason == "screen: forbidden tactic 'give_up'"
 
 
-def test_dispatch_through_check_policy():
-    assert check_policy("coq", "Admitted.").rule == "vernacular"
-    assert check_policy("coq", "exact I.").admissible
+def test_dispatch_through_check_screen():
+    assert check_screen("coq", "Admitted.").rule == "vernacular"
+    assert check_screen("coq", "exact I.").admissible
     with pytest.raises(ValueError, match="unknown backend"):
-        check_policy("isabelle", "exact I.")
+        check_screen("isabelle", "exact I.")
 
 
 def test_mask_follows_coq_comment_and_string_rules():

@@ -1,4 +1,4 @@
-"""The Coq admission policy: a proof body may contain tactic sentences only.
+"""The Coq admission screen: a proof body may contain tactic sentences only.
 
 The framework writes ``Theorem <name> : <statement>.`` / ``Proof.`` / body /
 ``Qed.`` itself; the model supplies the body. Everything dangerous in Coq is a
@@ -8,18 +8,19 @@ capitalised keyword or an attribute (``#[...]``), while tactic sentences start
 with a lower-case tactic name, a goal selector, ``(`` or ``[``. So the rule is a
 whitelist on the first word of each sentence, found with Coq's own lexical
 rules (``prover.coq.lexer``), plus a short list of tactics that are unsound or
-escape the kernel's check. The rule ids below are what ``ratchet check-policy``
+escape the kernel's check. The rule ids below are what ``ratchet check-screen``
 reports and what the README's "Trusting the verifier" section explains.
 
 Rules, in the order they are checked:
 
   too-long             body longer than MAX_PROOF_CHARS (bounds prover time and memory)
-  control-character    NUL, escape or other control characters (only tab/newline/CR allowed)
+  control-character    NUL, escape or other control characters (only tab/newline/CR allowed),
+                       and lone surrogates (not characters: the proof cannot be written as UTF-8)
   unterminated-comment a "(*" without its "*)": would swallow the framework's "Qed."
   unterminated-string  a '"' without its closing quote: same
   stray-comment-close  "*)" outside a comment: comment tricks that hide code from a reader
   non-ascii            non-ASCII characters in code (outside comments and strings): Unicode
-                       blanks and look-alike letters could make Coq and the policy disagree
+                       blanks and look-alike letters could make Coq and the screen disagree
   ambiguous-period     a "." that neither ends a sentence nor joins a qualified name
   unterminated-sentence text after the last "." (it would merge with the framework's "Qed.")
   empty-proof          no sentence at all
@@ -28,13 +29,15 @@ Rules, in the order they are checked:
   attribute            a sentence starting with "#[" or "#": attributes such as #[local]
   not-a-tactic         any other sentence head that is not a tactic
   forbidden-tactic     admit, give_up, exact_no_check and friends, native_compute, anywhere
+  unsupported          valid Coq that this verifier cannot judge the way coqc does, refused
+                       with a reason that says so (see UNSUPPORTED below)
 """
 from __future__ import annotations
 
 import re
 
 from prover.coq.lexer import LexError, mask, sentences
-from prover.policy import ADMISSIBLE, PolicyResult, refuse
+from prover.screen import ADMISSIBLE, ScreenResult, refuse
 
 MAX_PROOF_CHARS = 20_000
 
@@ -53,6 +56,20 @@ FORBIDDEN_TACTICS = frozenset({
     "external",  # old Coq: ran an external program as a tactic
 })
 
+# Valid Coq that the verifier cannot judge as coqc would, because the pool runs every proof
+# with ``Load`` (see ``prover.coq.worker``) and Coq 8.16 treats these differently there.
+# Refused anywhere outside comments and strings, each with the reason it is given.
+UNSUPPORTED = {
+    # Inside Load, Coq 8.16 declares the lemma that abstract makes without its body: the kernel
+    # never checks it, and Print Assumptions lists it as an axiom. Judging such a proof would mean
+    # trusting an unchecked term, so it is refused, saying why, instead of "axioms".
+    "abstract": "'abstract' is not supported: inside the verifier's Load, Coq 8.16 declares the "
+                "abstracted lemma without its proof, so the kernel would never check it",
+}  # transparent_abstract keeps its body there and is judged as coqc judges it
+# The selector par: raises an anomaly (Option.IsNone) inside Load in Coq 8.16.
+PAR_SELECTOR = ("the goal selector 'par:' is not supported: inside the verifier's Load, Coq 8.16 fails "
+                "on it with an anomaly; 'all:' runs the same tactic on every goal")
+
 # Named in refusals for readability; any capitalised head is refused whether listed here or not.
 KNOWN_VERNACULAR = frozenset({
     "Admitted", "Abort", "Qed", "Defined", "Save", "Proof", "Axiom", "Axioms", "Parameter", "Parameters",
@@ -70,19 +87,24 @@ _SELECTOR_PREFIX = re.compile(r"\s*(?:all|par|!|\d+(?:\s*-\s*\d+)?(?:\s*,\s*\d+(
 
 
 def _control_char(text: str) -> str | None:
+    """The first control character (tab, newline and CR allowed) or lone surrogate in ``text``."""
     for ch in text:
-        if (ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127:
+        if (ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF:
             return ch
     return None
 
 
-def check_coq_policy(proof: str) -> PolicyResult:
+def _shown(ch: str) -> str:
+    return f"lone surrogate \\u{ord(ch):04x}" if 0xD800 <= ord(ch) <= 0xDFFF else f"control character {ch!r}"
+
+
+def check_coq_screen(proof: str) -> ScreenResult:
     """Refuse a proof body unless it is a well-formed sequence of ordinary tactic sentences."""
     if len(proof) > MAX_PROOF_CHARS:
         return refuse("too-long", f"proof has {len(proof)} characters (limit {MAX_PROOF_CHARS})")
     bad = _control_char(proof)
     if bad is not None:
-        return refuse("control-character", f"control character {bad!r} in the proof")
+        return refuse("control-character", f"{_shown(bad)} in the proof")
     try:
         code = mask(proof)
         nonascii = next((ch for ch in code if ord(ch) > 127), None)
@@ -102,14 +124,19 @@ def check_coq_policy(proof: str) -> PolicyResult:
     for word in _IDENT.findall(code):
         if word in FORBIDDEN_TACTICS:
             return refuse("forbidden-tactic", f"forbidden tactic '{word}'")
+    for word in _IDENT.findall(code):
+        if word in UNSUPPORTED:
+            return refuse("unsupported", UNSUPPORTED[word])
     return ADMISSIBLE
 
 
-def _check_head(sentence: str) -> PolicyResult:
+def _check_head(sentence: str) -> ScreenResult:
     """A tactic sentence must start (after an optional goal selector) with a tactic."""
     body = sentence
     sel = _SELECTOR_PREFIX.match(body)
     if sel:
+        if sel.group(0).strip().startswith("par"):
+            return refuse("unsupported", PAR_SELECTOR)
         body = body[sel.end():]
     body = body.lstrip()
     if body.startswith("#"):
@@ -142,7 +169,7 @@ def check_coq_statement(statement: str) -> str | None:
     """
     bad = _control_char(statement)
     if bad is not None:
-        return f"control character {bad!r} in the statement"
+        return f"{_shown(bad)} in the statement"
     try:
         code = mask(statement)
     except LexError as err:
@@ -152,6 +179,18 @@ def check_coq_statement(statement: str) -> str | None:
     for k, ch in enumerate(code):
         if ch == "." and (k + 1 == len(statement) or statement[k + 1] in " \t\r\n"):
             return f"the statement contains a sentence end ('.' at offset {k})"
+    # The statement is written both inside parentheses and after "Theorem name :", so it must be
+    # one term on its own: "True) -> (True" would be one in the first place and not in the second.
+    opened: list[tuple[str, int]] = []
+    for k, ch in enumerate(code):
+        if ch in "([{":
+            opened.append((ch, k))
+        elif ch in ")]}":
+            if not opened or opened[-1][0] != "([{"[")]}".index(ch)]:
+                return f"the statement has an unbalanced {ch!r} at offset {k}"
+            opened.pop()
+    if opened:
+        return f"the statement has an unclosed {opened[-1][0]!r} at offset {opened[-1][1]}"
     return None
 
 
@@ -159,10 +198,21 @@ COQ_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
 RESERVED_PREFIX = "ratchet__"  # the verifier's own markers and sentinels
 
 
+# Words Coq reserves (its keywords that look like identifiers): never a theorem's name. A name
+# the header already defines (e.g. "double") is found by the prover, when it refuses the theorem.
+COQ_KEYWORDS = frozenset({  # each refused by coqc 8.16 as "Theorem <word> : True."
+    "_", "as", "at", "cofix", "else", "end", "exists", "exists2", "fix", "for", "forall", "fun", "if", "in",
+    "let", "match", "return", "then", "where", "with", "by", "using", "Type", "Set", "Prop", "SProp",
+    "Theorem", "Definition", "Fixpoint", "CoFixpoint", "Axiom", "Parameter", "Variable", "Hypothesis",
+})
+
+
 def check_coq_name(name: str) -> str | None:
     """Why ``name`` cannot be the theorem's name, or None if it can."""
     if not COQ_IDENT.fullmatch(name):
         return f"theorem name {name!r} is not a plain Coq identifier"
+    if name in COQ_KEYWORDS:
+        return f"theorem name {name!r} is a word Coq reserves"
     if name.startswith(RESERVED_PREFIX):
         return f"theorem name {name!r} uses the reserved prefix {RESERVED_PREFIX!r}"
     return None
