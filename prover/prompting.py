@@ -102,12 +102,20 @@ def family_input(theorem, backend: str) -> PromptInput:
 
 
 def checked_text(inp: PromptInput, body: str) -> str:
-    """The text the prover checks for this body: header + declaration + body, composed as the verifiers do."""
+    """The text the prover checks for this body: header + declaration + body, composed as the verifiers do.
+
+    With a bare ``statement`` this is the verifiers' own composition (prover.lean.admission.compose_theorem;
+    the Coq workers' ``Theorem name : statement.`` / ``Proof.`` / body / ``Qed.``). A source theorem known
+    only by its declaration (binders before the colon, ``statement`` empty) gets the declaration itself.
+    """
     header = inp.header.rstrip("\n") + "\n\n" if inp.header.strip() else ""
     if inp.backend == "lean":
+        if not inp.statement.strip():
+            return header + f"{_lean_declaration(inp.formal_statement)}\n{_indent(body)}\n"
         from prover.lean.admission import compose_theorem
         return header + compose_theorem(inp.name, inp.statement, body) + "\n"
-    return header + f"Theorem {inp.name} : {inp.statement}.\nProof.\n{body}\nQed.\n"
+    decl = inp.formal_statement.strip() if not inp.statement.strip() else f"Theorem {inp.name} : {inp.statement}."
+    return header + f"{decl}\nProof.\n{body}\nQed.\n"
 
 
 # ---------------------------------------------------------------------------
