@@ -201,7 +201,9 @@ def iter_attempts(run: Run, round: int | None = None, theorem: str | None = None
         where.append("a.gate IS NOT NULL AND a.gate != a.judge")
     if limit is not None and limit < 0:
         raise RunError(f"--limit must be >= 0, got {limit}")
-    sql = (f"SELECT {_ATTEMPT_COLUMNS} FROM attempts a LEFT JOIN theorems t ON t.id = a.theorem_id"
+    # `raw` (the completion, when it differs from the body) is absent from stores written before it existed.
+    raw = "a.raw" if "raw" in {r[1] for r in run.db.execute("PRAGMA table_info(attempts)")} else "NULL AS raw"
+    sql = (f"SELECT {_ATTEMPT_COLUMNS}, {raw} FROM attempts a LEFT JOIN theorems t ON t.id = a.theorem_id"
            f" WHERE {' AND '.join(where)} ORDER BY a.round, a.id")
     if limit is not None:
         sql += f" LIMIT {int(limit)}"

@@ -104,6 +104,7 @@ class Ctx:
     progress: bool
     verdict_cache: dict = field(default_factory=dict)  # (theorem_id, normalized proof) -> Verdict
     proofs_verified: int = 0  # prover calls made by this process (cache hits excluded)
+    prompter: object = None  # prover.prompting.Prompter: the run's prompt format and the base tokenizer
 
 
 def prepare_run_dir(cfg: RunConfig, out: Path, resume: bool) -> RunConfig:
@@ -179,6 +180,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
         ctx = Ctx(cfg, out, store, verifier, backend, theorems, pools, None, console, progress)
         write_manifest(ctx, finished=False)  # before the bootstrap, so started_at is the real start
         ctx.base_path = base_model(cfg, theorems, pools, backend, console, progress)
+        ctx.prompter = make_prompter(cfg, ctx.base_path)
         write_manifest(ctx, finished=False, new_session=False)
         _seed_verdict_cache(ctx)
         for r in range(cfg.rounds + 1):
@@ -291,7 +293,8 @@ def run_round(ctx: Ctx, r: int) -> None:
         from prover.sampling import policy_entropy
         probe = ctx.pools["heldout"][: cfg.eval.probe_size]
         model, tok = get_policy()
-        ent = policy_entropy(model, tok, [prompt_of(ctx, t) for t in probe], cfg.sampling.max_new_tokens)
+        ent = policy_entropy(model, tok, [prompt_of(ctx, t) for t in probe], cfg.sampling.max_new_tokens,
+                             prompter=ctx.prompter)
         ctx.store.mark_stage(r, "entropy", {"entropy": ent})
     if r < cfg.rounds:
         # 3. Sample the training pool; judge every proof and let the gate decide admission.
@@ -312,12 +315,13 @@ def run_round(ctx: Ctx, r: int) -> None:
             from prover.lora import train_lora
             from prover.model import resolve_device
             s = time.time()
-            examples = [(ctx.theorems[row["theorem_id"]].statement(ctx.backend), row["proof"])
-                        for row in ctx.store.admitted(r)]
+            from prover.prompting import PromptFormat
+            examples = [(prompt_input(ctx, row["theorem_id"]), row["proof"]) for row in ctx.store.admitted(r)]
             init = adapter_dir(ctx, r - 1) if (cfg.lora.init == "continue" and r > 0) else None
             ctx.console.print(f"training LoRA on {len(examples)} admitted proofs")
             stats = train_lora(ctx.base_path, examples, cfg.lora, adapter_dir(ctx, r), seed=cfg.seed + r,
-                               device=resolve_device(cfg.model.device), init_adapter=init, progress=ctx.progress)
+                               device=resolve_device(cfg.model.device), init_adapter=init, progress=ctx.progress,
+                               prompt_format=PromptFormat.from_config(cfg.model))
             timings["train"] = timings.get("train", 0.0) + time.time() - s
             ctx.store.mark_stage(r, "timings", timings)
             ctx.store.mark_stage(r, "train", stats)
@@ -328,9 +332,26 @@ def run_round(ctx: Ctx, r: int) -> None:
     print_round_table(ctx)
 
 
+def make_prompter(cfg: RunConfig, base_path: Path):
+    """The run's prompt format bound to the base model's tokenizer (adapters do not change it)."""
+    from transformers import AutoTokenizer
+
+    from prover.model import hf_quiet
+    from prover.prompting import PromptFormat, Prompter
+
+    with hf_quiet():
+        tok = AutoTokenizer.from_pretrained(base_path, local_files_only=True)
+    return Prompter(PromptFormat.from_config(cfg.model), tok)
+
+
+def prompt_input(ctx: Ctx, theorem_id: str):
+    """What the prompt format may show about a theorem (families: the framework's header and declaration)."""
+    from prover.prompting import family_input
+    return family_input(ctx.theorems[theorem_id], ctx.backend)
+
+
 def prompt_of(ctx: Ctx, theorem_id: str) -> str:
-    from prover.model import format_prompt
-    return format_prompt(ctx.theorems[theorem_id].statement(ctx.backend))
+    return ctx.prompter.prompt(prompt_input(ctx, theorem_id))
 
 
 def warmstart_examples(ctx: Ctx) -> list[tuple[str, str]]:
@@ -411,30 +432,39 @@ def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], poli
                 continue
             chunk_seed = _seed(cfg.seed, r, phase, ci)
             t0 = time.time()
-            samples = sample_proofs(model, tok, [prompt_of(ctx, t) for t in chunk], n,
+            prompts = [prompt_of(ctx, t) for t in chunk]
+            samples = sample_proofs(model, tok, prompts, n,
                                     temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
                                     top_k=cfg.sampling.top_k, max_new_tokens=cfg.sampling.max_new_tokens,
                                     batch_size=cfg.sampling.batch_size, seed=chunk_seed, greedy=greedy,
-                                    progress=False)
+                                    progress=False, prompter=ctx.prompter)
             t1 = time.time()
             bar.advance(s_task, len(chunk) * n)
-            items = [(tid, s.text) for tid, ss in zip(chunk, samples) for s in ss]
+            # Completion -> proof body (prover.extraction); a refused completion never reaches a prover.
+            extracted = [ctx.prompter.extract(prompt_input(ctx, tid), s.raw, prompt)
+                         for tid, prompt, ss in zip(chunk, prompts, samples) for s in ss]
+            tids = [tid for tid, ss in zip(chunk, samples) for _ in ss]
+            items = [(tid, e.body) for tid, e in zip(tids, extracted) if e.body is not None]
             calls_before = ctx.proofs_verified
-            verdicts = judge(ctx, items, on_done=lambda k: bar.advance(v_task, k))
+            checked = iter(judge(ctx, items, on_done=lambda k: bar.advance(v_task, k)))
+            verdicts = [next(checked) if e.body is not None else Verdict(Status.REJECTED, f"refused: {e.refused}")
+                        for e in extracted]
             calls = ctx.proofs_verified - calls_before
-            bar.advance(v_task, len(items) - calls)  # cache hits never reach the verifier's progress callback
+            bar.advance(v_task, len(extracted) - calls)  # cache hits and refusals skip the verifier's callback
             timings[sample_key] = timings.get(sample_key, 0.0) + t1 - t0
             timings["verify"] = timings.get("verify", 0.0) + time.time() - t1
             timings["proofs_verified"] = timings.get("proofs_verified", 0) + calls
             rows, i = [], 0
             for tid, ss in zip(chunk, samples):
                 for j, s in enumerate(ss):
-                    v = verdicts[i]
-                    g = gate.decide(tid, r, j, s.text, v) if gate else None
-                    rows.append(Attempt(round=r, phase=phase, theorem_id=tid, sample_idx=j, proof=s.text,
+                    v, body = verdicts[i], extracted[i].body
+                    # A refused completion has no body for any gate to admit: its gate verdict is the refusal.
+                    g = (gate.decide(tid, r, j, body, v) if body is not None else v) if gate else None
+                    rows.append(Attempt(round=r, phase=phase, theorem_id=tid, sample_idx=j, proof=body or "",
                                         judge=v.status.value, judge_reason=v.reason,
                                         gate=g.status.value if g else None, gate_reason=g.reason if g else None,
-                                        seconds=v.seconds, tokens=s.tokens, checkpoint=checkpoint_id(r)))
+                                        seconds=v.seconds, tokens=s.tokens, checkpoint=checkpoint_id(r),
+                                        raw=s.raw if s.raw != body else None))
                     i += 1
             ctx.store.add_attempts(rows)  # one transaction: the chunk is stored whole or not at all
 
@@ -469,7 +499,9 @@ def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float, get_policy) -
 
         def logprob_fn(theorem_ids: list[str], proofs: list[str]) -> list[float]:
             model, tok = get_policy()
-            return sequence_logprob(model, tok, [prompt_of(ctx, t) for t in theorem_ids], proofs)
+            targets = [ctx.prompter.target(prompt_input(ctx, t), p) for t, p in zip(theorem_ids, proofs)]
+            return sequence_logprob(model, tok, [prompt_of(ctx, t) for t in theorem_ids], targets,
+                                    prompter=ctx.prompter)
     summary["lockin"] = metrics.lockin(store, r, logprob_fn=logprob_fn)
     summary["forgetting"] = metrics.forgetting(store, r)
     tokens, checked = store.db.execute("SELECT COALESCE(SUM(tokens),0), COUNT(*) FROM attempts WHERE round=?",

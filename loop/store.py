@@ -10,6 +10,10 @@ attempts   one row per sampled proof. ``phase`` is ``train`` (training-pool
            greedy decode). ``judge`` is the ground-truth verdict; ``gate`` is what
            decided admission (NULL outside ``train``). UNIQUE(round, phase,
            theorem_id, sample_idx) makes a resumed run unable to duplicate.
+           ``proof`` is the extracted proof body (what is verified and trained
+           on); ``raw`` the model's completion when it differs from the body
+           (NULL: the completion was the body). A completion refused before
+           any prover ran has proof '' and judge ``rejected`` with the reason.
 admitted   the SFT set: (round, theorem_id, proof) chosen by selection.
 stages     finished markers: a stage listed here is a no-op on resume.
 rounds     the per-round summary (JSON), as written to summary.json.
@@ -52,6 +56,7 @@ CREATE TABLE IF NOT EXISTS attempts(
   tokens INTEGER NOT NULL DEFAULT 0,
   checkpoint TEXT NOT NULL,
   created_at REAL NOT NULL,
+  raw TEXT,
   UNIQUE(round, phase, theorem_id, sample_idx)
 );
 CREATE INDEX IF NOT EXISTS attempts_theorem ON attempts(theorem_id);
@@ -95,6 +100,7 @@ class Attempt:
     seconds: float
     tokens: int
     checkpoint: str
+    raw: str | None = None  # the completion, when it differs from the body in `proof`
 
 
 class Store:
@@ -105,6 +111,8 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        if "raw" not in {r[1] for r in self.db.execute("PRAGMA table_info(attempts)")}:
+            self.db.execute("ALTER TABLE attempts ADD COLUMN raw TEXT")  # a store written before raw existed
         self.db.commit()
 
     def close(self) -> None:
@@ -136,9 +144,9 @@ class Store:
         with self.db:
             cur = self.db.executemany(
                 "INSERT OR IGNORE INTO attempts(round,phase,theorem_id,sample_idx,proof,judge,judge_reason,"
-                "gate,gate_reason,seconds,tokens,checkpoint,created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "gate,gate_reason,seconds,tokens,checkpoint,created_at,raw) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(a.round, a.phase, a.theorem_id, a.sample_idx, a.proof, a.judge, a.judge_reason, a.gate,
-                  a.gate_reason, a.seconds, a.tokens, a.checkpoint, now) for a in attempts])
+                  a.gate_reason, a.seconds, a.tokens, a.checkpoint, now, a.raw) for a in attempts])
         return cur.rowcount
 
     def done_theorems(self, round_: int, phase: str) -> set[str]:

@@ -116,7 +116,8 @@ def _match_statement(code: str, start: int, expected: list[str],
                      keywords: tuple[str, ...]) -> tuple[int | None, list[str]]:
     """Read the token sequence `expected` in `code` from `start` (first token: any of `keywords`).
 
-    (end offset, []) when it is there; (None, the tokens read, the differing one last) when not.
+    (end offset, []) when it is there; (None, the tokens read up to the differing one and a few
+    after it, for the message) when not.
     """
     pos, seen = start, []
     for i, want in enumerate(expected):
@@ -124,18 +125,18 @@ def _match_statement(code: str, start: int, expected: list[str],
         got = m.group(1) if m else "<end>"
         seen.append(got)
         if got != want and not (i == 0 and got in keywords and want in keywords):
-            return None, seen
+            return None, seen + _tokens(code[m.end():m.end() + 200])[:3] if m else seen
         pos = m.end()
     return pos, []
 
 
 def _difference(expected: list[str], seen: list[str]) -> str:
     """`... expected` vs `... got` around the first differing token, a few tokens of context."""
-    i = len(seen) - 1
+    i = next((k for k, (a, b) in enumerate(zip(expected, seen)) if a != b), min(len(expected), len(seen)) - 1)
     lo = max(0, i - 6)
     lead = "… " if lo else ""
-    want = lead + " ".join(expected[lo:i + 3]) + (" …" if i + 3 < len(expected) else "")
-    got = lead + " ".join(seen[lo:i + 1])
+    want = lead + " ".join(expected[lo:i + 4]) + (" …" if i + 4 < len(expected) else "")
+    got = lead + " ".join(seen[lo:i + 4]) + (" …" if i + 4 < len(seen) else "")
     return f"expected `{_short(want, 70)}`, got `{_short(got, 70)}`"
 
 

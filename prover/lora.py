@@ -20,11 +20,14 @@ from prover.model import (encode_example, epoch_batches, hf_quiet, loss_bar, res
                           train_steps)
 
 
-def train_lora(base: str | Path, examples: list[tuple[str, str]], cfg: LoraConfig, out_dir: str | Path,
-               seed: int, device: str, init_adapter: str | Path | None = None, progress: bool = True) -> dict:
+def train_lora(base: str | Path, examples: list[tuple], cfg: LoraConfig, out_dir: str | Path,
+               seed: int, device: str, init_adapter: str | Path | None = None, progress: bool = True,
+               prompt_format=None) -> dict:
     """Train a LoRA adapter on `examples` and save it to `out_dir`; returns (and writes) out_dir/train.json.
 
-    The loss covers the proof and EOS only. With `init_adapter` the adapter is loaded and trained
+    `examples` are (statement, proof) pairs in the ratchet format, or, with a
+    `prover.prompting.PromptFormat`, (PromptInput, proof) pairs rendered in that format
+    (prompt + the target the format's completions take). The loss covers the target and EOS only. With `init_adapter` the adapter is loaded and trained
     further (its own r/alpha/targets apply; cfg's lr, epochs and batch size still do); otherwise a fresh
     adapter is built from cfg on top of `base`. With no examples nothing is trained (steps = 0) and
     the saved adapter is `init_adapter` unchanged, or a fresh one, which equals the base model
@@ -54,7 +57,12 @@ def train_lora(base: str | Path, examples: list[tuple[str, str]], cfg: LoraConfi
                 raise ValueError(f"lora.target_modules {cfg.target_modules}: {e}") from e
     model.to(device)
 
-    encoded = [encode_example(tokenizer, s, p) for s, p in examples]
+    if prompt_format is not None:
+        from prover.prompting import Prompter
+        prompter = Prompter(prompt_format, tokenizer)
+        encoded = [prompter.encode_example(inp, p) for inp, p in examples]
+    else:
+        encoded = [encode_example(tokenizer, s, p) for s, p in examples]
     steps = cfg.epochs * math.ceil(len(encoded) / cfg.batch_size)
     losses: list[float] = []
     if steps:

@@ -142,18 +142,19 @@ def _to_sample(tokenizer, ids: list[int], eos_id: int) -> Sample:
 
 def sample_proofs(model, tokenizer, prompts: list[str], n: int, *, temperature: float, top_p: float = 1.0,
                   top_k: int = 0, max_new_tokens: int, batch_size: int, seed: int, greedy: bool = False,
-                  progress: bool | Callable[[int], None] = True) -> list[list[Sample]]:
+                  progress: bool | Callable[[int], None] = True, prompter=None) -> list[list[Sample]]:
     """n proofs for each prompt (prompts come from `prover.model.format_prompt`), in input order.
 
     greedy=True decodes each prompt once and returns n copies. `progress` is a bool (a rich bar)
     or a callable given the number of samples just finished (len(prompts) * n in all).
     Pass a different seed for each round and chunk: the same (seed, prompt) gives the same samples.
+    With a `prover.prompting.Prompter` the prompts are tokenized in its format (a chat prompt gets no BOS).
     """
     if n < 1 or batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"sample_proofs: n ({n}), batch_size ({batch_size}) and max_new_tokens "
                          f"({max_new_tokens}) must be >= 1")
     eos_id, pad_id = _check_tokenizer(tokenizer)
-    encoded = [encode_prompt(tokenizer, p) for p in prompts]
+    encoded = [prompter.encode_prompt(p) if prompter else encode_prompt(tokenizer, p) for p in prompts]
     copies = 1 if greedy else n
     rows = [(i, j) for i in range(len(prompts)) for j in range(copies)]
     # Similar lengths together waste less compute on padding, and a prompt's samples together
@@ -181,7 +182,8 @@ def sample_proofs(model, tokenizer, prompts: list[str], n: int, *, temperature: 
     return results  # type: ignore[return-value]
 
 
-def policy_entropy(model, tokenizer, prompts: list[str], max_new_tokens: int, *, batch_size: int = 64) -> float:
+def policy_entropy(model, tokenizer, prompts: list[str], max_new_tokens: int, *, batch_size: int = 64,
+                   prompter=None) -> float:
     """Mean entropy (nats) of the T=1 next-token distribution along the greedy continuation of each prompt.
 
     Averaged over every generated position of every prompt (the step that emits EOS counts;
@@ -192,7 +194,8 @@ def policy_entropy(model, tokenizer, prompts: list[str], max_new_tokens: int, *,
     eos_id, pad_id = _check_tokenizer(tokenizer)
     values: list[float] = []
     for start in range(0, len(prompts), batch_size):
-        batch = [encode_prompt(tokenizer, p) for p in prompts[start:start + batch_size]]
+        batch = [prompter.encode_prompt(p) if prompter else encode_prompt(tokenizer, p)
+                 for p in prompts[start:start + batch_size]]
         _decode(model, batch, eos_id=eos_id, pad_id=pad_id, max_new_tokens=max_new_tokens, pick=_greedy,
                 entropies=values)
     return sum(values) / len(values)
