@@ -105,6 +105,7 @@ class Ctx:
     verdict_cache: dict = field(default_factory=dict)  # (theorem_id, normalized proof) -> Verdict
     proofs_verified: int = 0  # prover calls made by this process (cache hits excluded)
     prompter: object = None  # prover.prompting.Prompter: the run's prompt format and the base tokenizer
+    vllm: object = None  # prover.vllm_engine.VllmProposer, built on first use when sampling.engine is vllm
 
 
 def prepare_run_dir(cfg: RunConfig, out: Path, resume: bool) -> RunConfig:
@@ -433,11 +434,14 @@ def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], poli
             chunk_seed = _seed(cfg.seed, r, phase, ci)
             t0 = time.time()
             prompts = [prompt_of(ctx, t) for t in chunk]
-            samples = sample_proofs(model, tok, prompts, n,
-                                    temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
-                                    top_k=cfg.sampling.top_k, max_new_tokens=cfg.sampling.max_new_tokens,
-                                    batch_size=cfg.sampling.batch_size, seed=chunk_seed, greedy=greedy,
-                                    progress=False, prompter=ctx.prompter)
+            if cfg.sampling.engine == "vllm":
+                samples = vllm_samples(ctx, r, prompts, n, greedy, chunk_seed)
+            else:
+                samples = sample_proofs(model, tok, prompts, n,
+                                        temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
+                                        top_k=cfg.sampling.top_k, max_new_tokens=cfg.sampling.max_new_tokens,
+                                        batch_size=cfg.sampling.batch_size, seed=chunk_seed, greedy=greedy,
+                                        progress=False, prompter=ctx.prompter)
             t1 = time.time()
             bar.advance(s_task, len(chunk) * n)
             # Completion -> proof body (prover.extraction); a refused completion never reaches a prover.
@@ -467,6 +471,23 @@ def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], poli
                                         raw=s.raw if s.raw != body else None))
                     i += 1
             ctx.store.add_attempts(rows)  # one transaction: the chunk is stored whole or not at all
+
+
+def vllm_samples(ctx: Ctx, r: int, prompts: list[str], n: int, greedy: bool, seed: int) -> list:
+    """n samples per prompt from vLLM serving policy r (the base model + the adapter trained in round r-1)."""
+    from prover.sampling import Sample
+    from prover.vllm_engine import VllmProposer
+
+    cfg = ctx.cfg
+    if ctx.vllm is None:
+        rank = next(k for k in (8, 16, 32, 64, 128, 256, 320, 512, cfg.lora.r) if k >= cfg.lora.r)
+        ctx.vllm = VllmProposer(ctx.base_path, tokenizer=ctx.prompter.tokenizer, prompter=ctx.prompter,
+                                dtype=cfg.model.dtype, max_lora_rank=rank, top_k=cfg.sampling.top_k,
+                                gpu_memory_utilization=cfg.sampling.vllm_gpu_memory, stop=cfg.model.stop)
+    ctx.vllm.set_adapter(adapter_dir(ctx, r - 1) if r > 0 else None)
+    rows = ctx.vllm.generate(prompts, n, temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
+                             max_new_tokens=cfg.sampling.max_new_tokens, seed=seed, greedy=greedy)
+    return [[Sample(text=text.strip(), tokens=tokens, raw=text) for text, tokens in row] for row in rows]
 
 
 def _seed(*parts) -> int:
