@@ -144,6 +144,10 @@ class RunConfig(Strict):
     canaries: CanaryConfig = Field(default_factory=CanaryConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     lora: LoraConfig = Field(default_factory=LoraConfig)
+    report_to: Literal["none", "tensorboard", "wandb"] = Field(
+        "none", description="mirror each round's summary and the training loss to TensorBoard (run_dir/tensorboard) "
+        "or Weights & Biases (pip install '.[tracking]')")
+    wandb_mode: Literal["offline", "online"] = Field("offline", description="wandb: offline writes run_dir/wandb")
 
 
 class ConfigError(ValueError):

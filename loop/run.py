@@ -106,6 +106,7 @@ class Ctx:
     proofs_verified: int = 0  # prover calls made by this process (cache hits excluded)
     prompter: object = None  # prover.prompting.Prompter: the run's prompt format and the base tokenizer
     vllm: object = None  # prover.vllm_engine.VllmProposer, built on first use when sampling.engine is vllm
+    tracker: object = None  # loop.tracking: mirrors round summaries and the training loss (report_to)
 
 
 def prepare_run_dir(cfg: RunConfig, out: Path, resume: bool) -> RunConfig:
@@ -171,6 +172,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
                              memory_mb=v.memory_mb or DEFAULT_MEMORY_MB[backend],
                              recycle_after=v.recycle_after)
     store = Store(out / "run.db")
+    ctx = None
     try:
         theorems, pools = build_theorem_pools(cfg)
         store.add_theorems(theorem_rows(theorems, pools, backend))
@@ -182,6 +184,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
         write_manifest(ctx, finished=False)  # before the bootstrap, so started_at is the real start
         ctx.base_path = base_model(cfg, theorems, pools, backend, console, progress)
         ctx.prompter = make_prompter(cfg, ctx.base_path)
+        from loop.tracking import make_tracker
+        ctx.tracker = make_tracker(cfg.report_to, out, cfg.name, cfg.model_dump(mode="json"), cfg.wandb_mode)
         write_manifest(ctx, finished=False, new_session=False)
         _seed_verdict_cache(ctx)
         for r in range(cfg.rounds + 1):
@@ -189,6 +193,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
         write_manifest(ctx, finished=True)
         return write_summary(ctx)
     finally:
+        if ctx is not None and ctx.tracker is not None:
+            ctx.tracker.close()
         verifier.close()
         store.close()
 
@@ -322,12 +328,14 @@ def run_round(ctx: Ctx, r: int) -> None:
             ctx.console.print(f"training LoRA on {len(examples)} admitted proofs")
             stats = train_lora(ctx.base_path, examples, cfg.lora, adapter_dir(ctx, r), seed=cfg.seed + r,
                                device=resolve_device(cfg.model.device), init_adapter=init, progress=ctx.progress,
-                               prompt_format=PromptFormat.from_config(cfg.model))
+                               prompt_format=PromptFormat.from_config(cfg.model),
+                               on_loss=lambda step, loss: ctx.tracker.log_loss(r, step, loss))
             timings["train"] = timings.get("train", 0.0) + time.time() - s
             ctx.store.mark_stage(r, "timings", timings)
             ctx.store.mark_stage(r, "train", stats)
     summary = round_summary(ctx, r, timings, time.time() - t0, get_policy if r > 0 else None)
     ctx.store.set_round_summary(r, summary)
+    ctx.tracker.log_round(r, summary)
     ctx.store.mark_stage(r, "summary")
     write_summary(ctx)
     print_round_table(ctx)

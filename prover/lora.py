@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -22,7 +23,7 @@ from prover.model import (encode_example, epoch_batches, hf_quiet, loss_bar, res
 
 def train_lora(base: str | Path, examples: list[tuple], cfg: LoraConfig, out_dir: str | Path,
                seed: int, device: str, init_adapter: str | Path | None = None, progress: bool = True,
-               prompt_format=None) -> dict:
+               prompt_format=None, on_loss: Callable[[int, float], None] | None = None) -> dict:
     """Train a LoRA adapter on `examples` and save it to `out_dir`; returns (and writes) out_dir/train.json.
 
     `examples` are (statement, proof) pairs in the ratchet format, or, with a
@@ -67,7 +68,11 @@ def train_lora(base: str | Path, examples: list[tuple], cfg: LoraConfig, out_dir
     losses: list[float] = []
     if steps:
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        with loss_bar("LoRA fine-tune", steps, progress) as update:
+        with loss_bar("LoRA fine-tune", steps, progress) as bar:
+            def update(step: int, loss: float) -> None:
+                bar(step, loss)
+                if on_loss is not None:  # experiment tracking (loop.tracking)
+                    on_loss(step, loss)
             losses = train_steps(model, epoch_batches(encoded, cfg.batch_size, seed), steps, cfg.lr,
                                  pad_id=pad_id, device=device, dtype=dtype, update=update)
     per_epoch = steps // cfg.epochs
