@@ -214,6 +214,8 @@ class Prompter:
             return "bare"
         if self.fmt.kind == "chat":
             return "answer"
+        if self.fmt.kind == "deepseek-prover":
+            return "continue"
         return "continue" if _opens_fence(prompt) else "answer"
 
     def target(self, inp: PromptInput, body: str, prompt: str | None = None) -> str:
