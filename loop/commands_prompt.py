@@ -64,7 +64,7 @@ def prompt_report(cfg: RunConfig, theorem_id: str, completion: str | None, token
     from prover.backends import resolve_backend
     from prover.prompting import PromptFormat, Prompter, checked_text
 
-    backend = backend or resolve_backend(cfg.backend)
+    backend = backend or resolve_backend(cfg.backend)  # an explicit backend passes through, installed or not
     inp = resolve_theorem(cfg, theorem_id, backend)
     tokenizer = tokenizer if tokenizer is not None else _tokenizer(cfg, backend)
     prompter = Prompter(PromptFormat.from_config(cfg.model), tokenizer)
