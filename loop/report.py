@@ -461,9 +461,11 @@ def _table_data(runs: list[Run]) -> tuple[dict, list[dict[str, np.ndarray]]]:
         info = {r["id"]: (r["family"], r["pool"], r[stmt] or r["statement"])
                 for r in run.db.execute("SELECT * FROM theorems")}
         per_verdict: dict[str, list[float]] = {v: [] for v in STATUSES}
-        sql = ("SELECT round, phase, theorem_id, sample_idx, judge, gate, seconds, proof, judge_reason, gate_reason"
-               " FROM attempts ORDER BY round, id")
-        for rd, ph, tid, s, judge, gate, sec, proof, jr, gr in run.db.execute(sql):
+        # The completion, where it differs from the body, is shown after it (NULL in stores older than `raw`).
+        raw = "raw" if "raw" in {c[1] for c in run.db.execute("PRAGMA table_info(attempts)")} else "NULL"
+        sql = ("SELECT round, phase, theorem_id, sample_idx, judge, gate, seconds, proof, judge_reason, gate_reason,"
+               f" {raw} FROM attempts ORDER BY round, id")
+        for rd, ph, tid, s, judge, gate, sec, proof, jr, gr, completion in run.db.execute(sql):
             key = (ri, tid)
             ti = theorems.get(key)
             if ti is None:
@@ -481,7 +483,7 @@ def _table_data(runs: list[Run]) -> tuple[dict, list[dict[str, np.ndarray]]]:
             cols["j"].append(verdict_idx.get(judge, 3))
             cols["g"].append(-1 if gate is None else verdict_idx.get(gate, 3))
             cols["ms"].append(int(round((sec or 0.0) * 1000)))
-            cols["p"].append(intern(proof))
+            cols["p"].append(intern(proof if completion is None else f"{proof}\n-- completion:\n{completion}"))
             cols["m"].append(intern(msg))
             per_verdict.setdefault(judge, []).append(sec or 0.0)
         seconds.append({v: np.asarray(a, dtype=float) for v, a in per_verdict.items()})
