@@ -47,6 +47,8 @@ def _register() -> None:
     commands_verify.register(app)
     commands_inspect.register(app)
     commands_ablate.register(app)
+    from loop import commands_prompt
+    commands_prompt.register(app)
     _flag_help(app)
 
 

@@ -67,6 +67,11 @@ def _short(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _with_raw(a: dict, sep: str) -> str:
+    """The proof body, and the model's completion after `sep` when it differs from the body."""
+    return a["proof"] if a.get("raw") is None else f"{a['proof']}{sep}{a['raw']}"
+
+
 def _verdict(v: str | None) -> Text:
     return Text(v or "-", style=VERDICT_STYLE.get(v or "", "dim"))
 
@@ -98,7 +103,7 @@ def logs(
             out.write(_json_line(row) + "\n")
         return
     cells = [(str(a["round"]), a["phase"], a["theorem_id"], a["family"] or "?", str(a["sample_idx"]),
-              a["judge"], a["gate"] or "-", f"{a['seconds']:.2f}", _short(a["proof"], 40),
+              a["judge"], a["gate"] or "-", f"{a['seconds']:.2f}", _short(_with_raw(a, " | raw: "), 40),
               _short(a["judge_reason"] or a["gate_reason"], 60)) for a in rows]
     title = f"{run.name}: {len(rows)} attempts"
     if len(cells) > RICH_TABLE_ROWS:
@@ -173,7 +178,8 @@ def show(
                 if a["gate"] is not None and a["gate"] != a["judge"] and a["gate_reason"]:
                     msg = f"{msg}  [gate: {a['gate_reason']}]".strip()
                 table.add_row(a["phase"], str(a["sample_idx"]), _verdict(a["judge"]), _verdict(a["gate"]),
-                              f"{a['seconds']:.2f}", Text(_printable(a["proof"])), Text(_printable(msg)))
+                              f"{a['seconds']:.2f}", Text(_printable(_with_raw(a, "\n-- completion:\n"))),
+                              Text(_printable(msg)))
             con.print(table)
         for ad in rs.admitted:
             false = "" if ad["judge"] == "verified" else f"  FALSE (judge: {ad['judge'] or 'unknown'})"

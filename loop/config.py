@@ -12,6 +12,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from prover.prompting import DEFAULT_INSTRUCTION
+
 # The configs prover code takes are defined in prover/ (which never imports loop/); composed here.
 from prover.config import BootstrapConfig, LoraConfig, SamplingConfig, Strict, VerifierConfig  # noqa: F401
 
@@ -35,6 +37,26 @@ class ModelConfig(Strict):
     cache_dir: str = Field(".cache/ratchet", description="where bootstrapped base models are cached by config hash")
     dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="auto = bf16 on CUDA, fp32 on CPU")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Prompt format and completion parsing (prover.prompting, prover.extraction).
+    prompt: Literal["ratchet", "deepseek-prover", "chat", "template"] = Field(
+        "ratchet", description="ratchet = Theorem:/Proof: with a bare body; deepseek-prover = DeepSeek-Prover-V1.5 "
+        "code completion; chat = the tokenizer's chat template around `instruction`; template = `template_file`")
+    instruction: str = Field(DEFAULT_INSTRUCTION, description="chat: the user message before the code block "
+                             "({language} and {fence} are filled in)")
+    template_file: str | None = Field(None, description="template: a Jinja2 file rendered with backend, name, "
+                                      "statement, header, informal_prefix, formal_statement")
+    stop: list[str] = Field(default_factory=list, description="a completion is cut at the first of these")
+    reasoning_start: str = Field("<think>", description="start marker of a reasoning block ('' = none)")
+    reasoning_end: str = Field("</think>", description="end marker of a reasoning block ('' = no reasoning split)")
+
+    @model_validator(mode="after")
+    def _prompt_needs(self) -> "ModelConfig":
+        if self.prompt == "template" and not self.template_file:
+            raise ValueError("model.template_file is required when model.prompt is template")
+        if self.prompt != "ratchet" and not self.name_or_path:
+            raise ValueError(f"model.prompt {self.prompt!r} needs model.name_or_path: the bootstrap model is "
+                             "trained in the ratchet format")
+        return self
 
 
 class EvalConfig(Strict):
@@ -82,6 +104,10 @@ class RunConfig(Strict):
     canaries: CanaryConfig = Field(default_factory=CanaryConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     lora: LoraConfig = Field(default_factory=LoraConfig)
+    report_to: Literal["none", "tensorboard", "wandb"] = Field(
+        "none", description="mirror each round's summary and the training loss to TensorBoard (run_dir/tensorboard) "
+        "or Weights & Biases (pip install '.[tracking]')")
+    wandb_mode: Literal["offline", "online"] = Field("offline", description="wandb: offline writes run_dir/wandb")
 
 
 class ConfigError(ValueError):

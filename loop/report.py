@@ -476,7 +476,7 @@ def _table_data(runs: list[Run]) -> tuple[dict, list[dict[str, np.ndarray]]]:
         info = {r["id"]: (r["family"], r["pool"], r[stmt] or r["statement"])
                 for r in run.store.theorems()}
         per_verdict: dict[str, list[float]] = {v: [] for v in STATUSES}
-        for rd, ph, tid, s, judge, gate, sec, proof, jr, gr in run.store.report_attempts():
+        for rd, ph, tid, s, judge, gate, sec, proof, jr, gr, completion in run.store.report_attempts():
             key = (ri, tid)
             ti = theorems.get(key)
             if ti is None:
@@ -494,7 +494,7 @@ def _table_data(runs: list[Run]) -> tuple[dict, list[dict[str, np.ndarray]]]:
             cols["j"].append(verdict_idx.get(judge, 3))
             cols["g"].append(-1 if gate is None else verdict_idx.get(gate, 3))
             cols["ms"].append(int(round((sec or 0.0) * 1000)))
-            cols["p"].append(intern(proof))
+            cols["p"].append(intern(proof if completion is None else f"{proof}\n-- completion:\n{completion}"))
             cols["m"].append(intern(msg))
             per_verdict.setdefault(judge, []).append(sec or 0.0)
         seconds.append({v: np.asarray(a, dtype=float) for v, a in per_verdict.items()})

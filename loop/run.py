@@ -88,6 +88,9 @@ class Ctx:
     progress: bool
     verdict_cache: dict = field(default_factory=dict)  # (theorem_id, normalized proof) -> Verdict
     proofs_verified: int = 0  # prover calls made by this process (cache hits excluded)
+    prompter: object = None  # prover.prompting.Prompter: the run's prompt format and the base tokenizer
+    vllm: object = None  # prover.vllm_engine.VllmProposer, built on first use when sampling.engine is vllm
+    tracker: object = None  # loop.tracking: mirrors round summaries and the training loss (report_to)
 
 
 def prepare_run_dir(cfg: RunConfig, out: Path, resume: bool) -> RunConfig:
@@ -164,6 +167,7 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
                              memory_mb=v.memory_for(backend),
                              recycle_after=v.recycle_after)
     store = Store(out / "run.db")
+    ctx = None
     try:
         theorems, pools = build_theorem_pools(cfg)
         store.add_theorems(theorem_rows(theorems, pools, backend))
@@ -175,6 +179,9 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
         write_manifest(ctx, finished=False)  # before the bootstrap, so started_at is the real start
         if PROPOSERS[cfg.model.kind].learns:  # a fixed proposer has no base model to build
             ctx.base_path = base_model(cfg, theorems, pools, backend, console, progress)
+        ctx.prompter = make_prompter(cfg, ctx.base_path)
+        from loop.tracking import make_tracker
+        ctx.tracker = make_tracker(cfg.report_to, out, cfg.name, cfg.model_dump(mode="json"), cfg.wandb_mode)
         write_manifest(ctx, finished=False, new_session=False)
         _seed_verdict_cache(ctx)
         for r in range(cfg.rounds + 1):
@@ -182,6 +189,8 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
         write_manifest(ctx, finished=True)
         return write_summary(ctx)
     finally:
+        if ctx is not None and ctx.tracker is not None:
+            ctx.tracker.close()
         verifier.close()
         store.close()
 
@@ -267,7 +276,7 @@ def make_proposer(ctx: Ctx, r: int) -> Proposer:
     from prover.model import load_policy, resolve_device
     adapter = adapter_dir(ctx, r - 1) if r > 0 else None
     model, tokenizer = load_policy(ctx.base_path, adapter, resolve_device(cfg.model.device), cfg.model.dtype)
-    return HFProposer(model, tokenizer, cfg.sampling)
+    return HFProposer(model, tokenizer, cfg.sampling, prompter=ctx.prompter)
 
 
 def run_round(ctx: Ctx, r: int) -> None:
@@ -316,16 +325,17 @@ def run_round(ctx: Ctx, r: int) -> None:
         # 5. LoRA fine-tune on the SFT set: policy_{r+1}. A proposer that never learns skips it.
         if not ctx.store.stage_done(r, Stage.FINETUNE):
             s = time.time()
-            examples = [(ctx.theorems[row["theorem_id"]].statement(ctx.backend), row["proof"])
-                        for row in ctx.store.admitted(r)]
+            examples = [(prompt_input(ctx, row["theorem_id"]), row["proof"]) for row in ctx.store.admitted(r)]
             if PROPOSERS[cfg.model.kind].learns:
                 from prover.lora import train_lora
                 from prover.model import resolve_device
+                from prover.prompting import PromptFormat
                 init = adapter_dir(ctx, r - 1) if (cfg.lora.init == "continue" and r > 0) else None
                 ctx.console.print(f"training LoRA on {len(examples)} admitted proofs")
                 stats = train_lora(ctx.base_path, examples, cfg.lora, adapter_dir(ctx, r), seed=cfg.seed + r,
                                    device=resolve_device(cfg.model.device), init_adapter=init,
-                                   progress=ctx.progress)
+                                   progress=ctx.progress, prompt_format=PromptFormat.from_config(cfg.model),
+                                   on_loss=lambda step, loss: ctx.tracker.log_loss(r, step, loss))
             else:
                 ctx.console.print(f"model.kind={cfg.model.kind} never learns: {len(examples)} admitted proofs, "
                                   "no fine-tune")
@@ -335,14 +345,34 @@ def run_round(ctx: Ctx, r: int) -> None:
             ctx.store.mark_stage(r, Stage.FINETUNE, stats, timings=timings)
     summary = round_summary(ctx, r, timings, time.time() - t0, get_proposer if r > 0 else None)
     ctx.store.set_round_summary(r, summary.to_json())
+    ctx.tracker.log_round(r, summary.to_json())
     ctx.store.mark_stage(r, Stage.SUMMARY)
     write_summary(ctx)
     print_round_table(ctx)
 
 
+def make_prompter(cfg: RunConfig, base_path: Path):
+    """The run's prompt format bound to the base model's tokenizer (adapters do not change it)."""
+    from transformers import AutoTokenizer
+
+    from prover.model import hf_quiet
+    from prover.prompting import PromptFormat, Prompter
+
+    if base_path is None:  # a proposer with no model (model.kind: fixed) has no tokenizer
+        return Prompter(PromptFormat.from_config(cfg.model))
+    with hf_quiet():
+        tok = AutoTokenizer.from_pretrained(base_path, local_files_only=True)
+    return Prompter(PromptFormat.from_config(cfg.model), tok)
+
+
+def prompt_input(ctx: Ctx, theorem_id: str):
+    """What the prompt format may show about a theorem (families: the framework's header and declaration)."""
+    from prover.prompting import family_input
+    return family_input(ctx.theorems[theorem_id], ctx.backend)
+
+
 def prompt_of(ctx: Ctx, theorem_id: str) -> str:
-    from prover.model import format_prompt
-    return format_prompt(ctx.theorems[theorem_id].statement(ctx.backend))
+    return ctx.prompter.prompt(prompt_input(ctx, theorem_id))
 
 
 def warmstart_examples(ctx: Ctx) -> list[tuple[str, str]]:
@@ -420,28 +450,57 @@ def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], pr
                 continue
             chunk_seed = _seed(cfg.seed, r, phase.value, ci)  # a plain str: the seed hashes its repr
             t0 = time.time()
-            samples = proposer.sample([prompt_of(ctx, t) for t in chunk], n, seed=chunk_seed, greedy=greedy)
+            prompts = [prompt_of(ctx, t) for t in chunk]
+            if cfg.sampling.engine == "vllm":
+                samples = vllm_samples(ctx, r, prompts, n, greedy, chunk_seed)
+            else:
+                samples = proposer.sample(prompts, n, seed=chunk_seed, greedy=greedy)
             t1 = time.time()
             bar.advance(s_task, len(chunk) * n)
-            items = [(tid, s.text) for tid, ss in zip(chunk, samples) for s in ss]
+            # Completion -> proof body (prover.extraction); a refused completion never reaches a prover.
+            extracted = [ctx.prompter.extract(prompt_input(ctx, tid), s.raw, prompt)
+                         for tid, prompt, ss in zip(chunk, prompts, samples) for s in ss]
+            tids = [tid for tid, ss in zip(chunk, samples) for _ in ss]
+            items = [(tid, e.body) for tid, e in zip(tids, extracted) if e.body is not None]
             calls_before = ctx.proofs_verified
-            verdicts = judge(ctx, items, on_done=lambda k: bar.advance(v_task, k))
+            checked = iter(judge(ctx, items, on_done=lambda k: bar.advance(v_task, k)))
+            verdicts = [next(checked) if e.body is not None else Verdict(Status.REJECTED, f"refused: {e.refused}")
+                        for e in extracted]
             calls = ctx.proofs_verified - calls_before
-            bar.advance(v_task, len(items) - calls)  # cache hits never reach the verifier's progress callback
+            bar.advance(v_task, len(extracted) - calls)  # cache hits and refusals skip the verifier's callback
             timings[sample_key] = timings.get(sample_key, 0.0) + t1 - t0
             timings["verify"] = timings.get("verify", 0.0) + time.time() - t1
             timings["proofs_verified"] = timings.get("proofs_verified", 0) + calls
             rows, i = [], 0
             for tid, ss in zip(chunk, samples):
                 for j, s in enumerate(ss):
-                    v = verdicts[i]
-                    g = gate.decide(tid, r, j, s.text, v) if gate else None
-                    rows.append(Attempt(round=r, phase=phase.value, theorem_id=tid, sample_idx=j, proof=s.text,
+                    v, body = verdicts[i], extracted[i].body
+                    # A refused completion has no body for any gate to admit: its gate verdict is the refusal.
+                    g = (gate.decide(tid, r, j, body, v) if body is not None else v) if gate else None
+                    rows.append(Attempt(round=r, phase=phase.value, theorem_id=tid, sample_idx=j, proof=body or "",
                                         judge=v.status.value, judge_reason=v.reason,
                                         gate=g.status.value if g else None, gate_reason=g.reason if g else None,
-                                        seconds=v.seconds, tokens=s.tokens, checkpoint=checkpoint_id(r)))
+                                        seconds=v.seconds, tokens=s.tokens, checkpoint=checkpoint_id(r),
+                                        raw=s.raw if s.raw != body else None))
                     i += 1
             ctx.store.add_attempts(rows)  # one transaction: the chunk is stored whole or not at all
+
+
+def vllm_samples(ctx: Ctx, r: int, prompts: list[str], n: int, greedy: bool, seed: int) -> list:
+    """n samples per prompt from vLLM serving policy r (the base model + the adapter trained in round r-1)."""
+    from prover.sampling import Sample
+    from prover.vllm_engine import VllmProposer
+
+    cfg = ctx.cfg
+    if ctx.vllm is None:
+        rank = next(k for k in (8, 16, 32, 64, 128, 256, 320, 512, cfg.lora.r) if k >= cfg.lora.r)
+        ctx.vllm = VllmProposer(ctx.base_path, tokenizer=ctx.prompter.tokenizer, prompter=ctx.prompter,
+                                dtype=cfg.model.dtype, max_lora_rank=rank, top_k=cfg.sampling.top_k,
+                                gpu_memory_utilization=cfg.sampling.vllm_gpu_memory, stop=cfg.model.stop)
+    ctx.vllm.set_adapter(adapter_dir(ctx, r - 1) if r > 0 else None)
+    rows = ctx.vllm.generate(prompts, n, temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
+                             max_new_tokens=cfg.sampling.max_new_tokens, seed=seed, greedy=greedy)
+    return [[Sample(text=text.strip(), tokens=tokens, raw=text) for text, tokens in row] for row in rows]
 
 
 def _seed(*parts) -> int:
@@ -472,7 +531,8 @@ def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float,
     logprob_fn = None
     if get_proposer is not None:
         def logprob_fn(theorem_ids: list[str], proofs: list[str]) -> list[float]:
-            return get_proposer().logprob([prompt_of(ctx, t) for t in theorem_ids], proofs)
+            targets = [ctx.prompter.target(prompt_input(ctx, t), p) for t, p in zip(theorem_ids, proofs)]
+            return get_proposer().logprob([prompt_of(ctx, t) for t in theorem_ids], targets)
     summary.lockin = Lockin.model_validate(metrics.lockin(store, r, logprob_fn=logprob_fn))
     forgetting = metrics.forgetting(store, r)
     summary.forgetting = Forgetting.model_validate(forgetting) if forgetting is not None else None

@@ -14,6 +14,10 @@ attempts   one row per sampled proof. ``phase`` is ``train`` (training-pool
            greedy decode). ``judge`` is the ground-truth verdict; ``gate`` is what
            decided admission (NULL outside ``train``). UNIQUE(round, phase,
            theorem_id, sample_idx) makes a resumed run unable to duplicate.
+           ``proof`` is the extracted proof body (what is verified and trained
+           on); ``raw`` the model's completion when it differs from the body
+           (NULL: the completion was the body). A completion refused before
+           any prover ran has proof '' and judge ``rejected`` with the reason.
 admitted   the SFT set: (round, theorem_id, proof) chosen by selection.
 stages     finished markers: a stage listed here is a no-op on resume.
 timings    per round, the seconds spent so far in each part of the round.
@@ -109,6 +113,7 @@ CREATE TABLE IF NOT EXISTS attempts(
   tokens INTEGER NOT NULL DEFAULT 0,
   checkpoint TEXT NOT NULL,
   created_at REAL NOT NULL,
+  raw TEXT,
   UNIQUE(round, phase, theorem_id, sample_idx)
 );
 CREATE INDEX IF NOT EXISTS attempts_theorem ON attempts(theorem_id);
@@ -162,6 +167,7 @@ class Attempt:
     seconds: float
     tokens: int
     checkpoint: str
+    raw: str | None = None  # the completion, when it differs from the body in `proof`
 
 
 class StoreError(RuntimeError):
@@ -197,6 +203,8 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        if "raw" not in {r[1] for r in self.db.execute("PRAGMA table_info(attempts)")}:
+            self.db.execute("ALTER TABLE attempts ADD COLUMN raw TEXT")  # a store written before raw existed
         self.db.commit()
         self._tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         self._upgrade()
@@ -260,9 +268,9 @@ class Store:
         with self.db:
             cur = self.db.executemany(
                 "INSERT OR IGNORE INTO attempts(round,phase,theorem_id,sample_idx,proof,judge,judge_reason,"
-                "gate,gate_reason,seconds,tokens,checkpoint,created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "gate,gate_reason,seconds,tokens,checkpoint,created_at,raw) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(a.round, a.phase, a.theorem_id, a.sample_idx, a.proof, a.judge, a.judge_reason, a.gate,
-                  a.gate_reason, a.seconds, a.tokens, a.checkpoint, now) for a in attempts])
+                  a.gate_reason, a.seconds, a.tokens, a.checkpoint, now, a.raw) for a in attempts])
         return cur.rowcount
 
     def done_theorems(self, round_: int, phase: str) -> set[str]:
@@ -346,6 +354,11 @@ class Store:
     _ATTEMPT_COLUMNS = ("a.id, a.round, a.phase, a.theorem_id, t.family, t.pool, a.sample_idx, a.proof, a.judge, "
                         "a.judge_reason, a.gate, a.gate_reason, a.seconds, a.tokens, a.checkpoint, a.created_at")
 
+    def _raw(self, alias: str = "") -> str:
+        """The ``raw`` column, or NULL in a read-only store written before it existed."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(attempts)")}
+        return f"{alias}raw" if "raw" in cols else "NULL AS raw"
+
     def find_attempts(self, round_: int | None = None, theorem: str | None = None, family: str | None = None,
                       verdict: str | None = None, phase: str | None = None, disagree: bool = False,
                       limit: int | None = None) -> Iterator[dict]:
@@ -361,7 +374,7 @@ class Store:
                 args.append(value)
         if disagree:
             where.append("a.gate IS NOT NULL AND a.gate != a.judge")
-        sql = (f"SELECT {self._ATTEMPT_COLUMNS} FROM attempts a LEFT JOIN theorems t ON t.id = a.theorem_id"
+        sql = (f"SELECT {self._ATTEMPT_COLUMNS}, {self._raw('a.')} FROM attempts a LEFT JOIN theorems t ON t.id = a.theorem_id"
                f" WHERE {' AND '.join(where)} ORDER BY a.round, a.id")
         if limit is not None:
             sql += " LIMIT ?"
@@ -382,10 +395,11 @@ class Store:
             yield dict(row)
 
     def report_attempts(self) -> Iterator[tuple]:
-        """(round, phase, theorem_id, sample_idx, judge, gate, seconds, proof, judge_reason, gate_reason),
-        by round then in the order made: the columns the HTML report embeds."""
+        """(round, phase, theorem_id, sample_idx, judge, gate, seconds, proof, judge_reason, gate_reason, raw),
+        by round then in the order made: the columns the HTML report embeds (raw: the completion where it
+        differs from the body)."""
         yield from self.db.execute("SELECT round, phase, theorem_id, sample_idx, judge, gate, seconds, proof,"
-                                   " judge_reason, gate_reason FROM attempts ORDER BY round, id")
+                                   f" judge_reason, gate_reason, {self._raw()} FROM attempts ORDER BY round, id")
 
     # -- admitted set ---------------------------------------------------------
     def set_admitted(self, round_: int, rows: Iterable[tuple[str, str, int | None]]) -> None:

@@ -40,6 +40,10 @@ class SamplingConfig(Strict):
     top_k: int = Field(0, ge=0, description="0 = off")
     max_new_tokens: int = Field(64, ge=1)
     batch_size: int = Field(128, ge=1, description="sequences decoded together (KV cache)")
+    engine: Literal["hf", "vllm"] = Field("hf", description="hf = Ratchet's own decoding loop; vllm = vLLM on a "
+                                          "GPU, each round's adapter served as a LoRARequest (pip install '.[vllm]')")
+    vllm_gpu_memory: float = Field(0.5, gt=0, le=1, description="vllm: share of GPU memory vLLM may take (the hf "
+                                   "policy stays loaded for entropy and log-probs)")
 
 
 class VerifierConfig(Strict):

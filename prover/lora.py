@@ -12,6 +12,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -20,11 +21,14 @@ from prover.model import (_untie_output_if_adapted, encode_example, epoch_batche
                           resolve_device, resolve_dtype, train_steps, untie_output_if_targeted)
 
 
-def train_lora(base: str | Path, examples: list[tuple[str, str]], cfg: LoraConfig, out_dir: str | Path,
-               seed: int, device: str, init_adapter: str | Path | None = None, progress: bool = True) -> dict:
+def train_lora(base: str | Path, examples: list[tuple], cfg: LoraConfig, out_dir: str | Path,
+               seed: int, device: str, init_adapter: str | Path | None = None, progress: bool = True,
+               prompt_format=None, on_loss: Callable[[int, float], None] | None = None) -> dict:
     """Train a LoRA adapter on `examples` and save it to `out_dir`; returns (and writes) out_dir/train.json.
 
-    The loss covers the proof and EOS only. With `init_adapter` the adapter is loaded and trained
+    `examples` are (statement, proof) pairs in the ratchet format, or, with a
+    `prover.prompting.PromptFormat`, (PromptInput, proof) pairs rendered in that format
+    (prompt + the target the format's completions take). The loss covers the target and EOS only. With `init_adapter` the adapter is loaded and trained
     further (its own r/alpha/targets apply; cfg's lr, epochs and batch size still do); otherwise a fresh
     adapter is built from cfg on top of `base`. With no examples nothing is trained (steps = 0) and
     the saved adapter is `init_adapter` unchanged, or a fresh one, which equals the base model
@@ -64,12 +68,21 @@ def train_lora(base: str | Path, examples: list[tuple[str, str]], cfg: LoraConfi
                 raise ValueError(f"lora.target_modules {cfg.target_modules}: {e}") from e
     model.to(device)
 
-    encoded = [encode_example(tokenizer, s, p) for s, p in examples]
+    if prompt_format is not None:
+        from prover.prompting import Prompter
+        prompter = Prompter(prompt_format, tokenizer)
+        encoded = [prompter.encode_example(inp, p) for inp, p in examples]
+    else:
+        encoded = [encode_example(tokenizer, s, p) for s, p in examples]
     steps = cfg.epochs * math.ceil(len(encoded) / cfg.batch_size)
     losses: list[float] = []
     if steps:
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        with loss_bar("LoRA fine-tune", steps, progress) as update:
+        with loss_bar("LoRA fine-tune", steps, progress) as bar:
+            def update(step: int, loss: float) -> None:
+                bar(step, loss)
+                if on_loss is not None:  # experiment tracking (loop.tracking)
+                    on_loss(step, loss)
             losses = train_steps(model, epoch_batches(encoded, cfg.batch_size, seed), steps, cfg.lr,
                                  pad_id=pad_id, device=device, dtype=dtype, update=update)
     per_epoch = steps // cfg.epochs

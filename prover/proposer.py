@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 from prover.config import SamplingConfig
@@ -30,6 +30,7 @@ from prover.config import SamplingConfig
 class Sample:
     text: str  # the proof body, stripped (for a model: decoded, cut at EOS)
     tokens: int  # tokens generated, the EOS included when the proof ended with one
+    raw: str = field(default="", compare=False)  # the decoded completion, unstripped (prover.extraction reads it)
 
 
 class Proposer(Protocol):
@@ -49,8 +50,9 @@ class HFProposer:
     """A local causal LM, sampled with ``prover.sampling`` under a SamplingConfig."""
     learns = True
 
-    def __init__(self, model, tokenizer, sampling: SamplingConfig):
-        self.model, self.tokenizer, self.cfg = model, tokenizer, sampling
+    def __init__(self, model, tokenizer, sampling: SamplingConfig, prompter=None):
+        # prompter: prover.prompting.Prompter, the run's prompt format (None: the ratchet format)
+        self.model, self.tokenizer, self.cfg, self.prompter = model, tokenizer, sampling, prompter
 
     def sample(self, prompts: list[str], n: int, *, seed: int, greedy: bool = False) -> list[list[Sample]]:
         from prover.sampling import sample_proofs
@@ -58,18 +60,18 @@ class HFProposer:
         c = self.cfg
         return sample_proofs(self.model, self.tokenizer, prompts, n, temperature=c.temperature, top_p=c.top_p,
                              top_k=c.top_k, max_new_tokens=c.max_new_tokens, batch_size=c.batch_size, seed=seed,
-                             greedy=greedy, progress=False)
+                             greedy=greedy, progress=False, prompter=self.prompter)
 
     def entropy(self, prompts: list[str]) -> float:
         """Token entropy along the greedy continuation (``prover.sampling.policy_entropy``)."""
         from prover.sampling import policy_entropy
 
-        return policy_entropy(self.model, self.tokenizer, prompts, self.cfg.max_new_tokens)
+        return policy_entropy(self.model, self.tokenizer, prompts, self.cfg.max_new_tokens, prompter=self.prompter)
 
     def logprob(self, prompts: list[str], completions: list[str]) -> list[float]:
         from prover.sampling import sequence_logprob
 
-        return sequence_logprob(self.model, self.tokenizer, prompts, completions)
+        return sequence_logprob(self.model, self.tokenizer, prompts, completions, prompter=self.prompter)
 
 
 # The scripts a fixed proposer draws from when the config names none: the commonest shapes of the
@@ -106,7 +108,7 @@ class FixedProposer:
         out = []
         for p in prompts:
             texts = [self.tactics[0]] * n if greedy else [self._draw(seed, p, j) for j in range(n)]
-            out.append([Sample(text=t, tokens=len(t.split())) for t in texts])
+            out.append([Sample(text=t, tokens=len(t.split()), raw=t) for t in texts])
         return out
 
     def entropy(self, prompts: list[str]) -> float:

@@ -60,8 +60,7 @@ def _decode(model, prompt_ids: Sequence[list[int]], *, eos_id: int, pad_id: int,
     generated: list[list[int]] = [[] for _ in range(len(logits))]
     for step in range(max_new_tokens):
         if entropies is not None:
-            logp = torch.log_softmax(logits, dim=-1)
-            entropies.extend((-(logp.exp() * logp).sum(-1)).tolist())
+            entropies.extend(row_entropies(logits).tolist())
         tokens = pick(logits, live, step)
         for row, tok in zip(live.tolist(), tokens.tolist()):
             generated[row].append(tok)
@@ -129,23 +128,25 @@ def _check_tokenizer(tokenizer) -> tuple[int, int]:
 
 def _to_sample(tokenizer, ids: list[int], eos_id: int) -> Sample:
     body = ids[:ids.index(eos_id)] if eos_id in ids else ids
-    return Sample(text=tokenizer.decode(body, skip_special_tokens=True).strip(), tokens=len(ids))
+    raw = tokenizer.decode(body, skip_special_tokens=True)
+    return Sample(text=raw.strip(), tokens=len(ids), raw=raw)
 
 
 def sample_proofs(model, tokenizer, prompts: list[str], n: int, *, temperature: float, top_p: float = 1.0,
                   top_k: int = 0, max_new_tokens: int, batch_size: int, seed: int, greedy: bool = False,
-                  progress: bool | Callable[[int], None] = True) -> list[list[Sample]]:
+                  progress: bool | Callable[[int], None] = True, prompter=None) -> list[list[Sample]]:
     """n proofs for each prompt (prompts come from `prover.model.format_prompt`), in input order.
 
     greedy=True decodes each prompt once and returns n copies. `progress` is a bool (a rich bar)
     or a callable given the number of samples just finished (len(prompts) * n in all).
     Pass a different seed for each round and chunk: the same (seed, prompt) gives the same samples.
+    With a `prover.prompting.Prompter` the prompts are tokenized in its format (a chat prompt gets no BOS).
     """
     if n < 1 or batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"sample_proofs: n ({n}), batch_size ({batch_size}) and max_new_tokens "
                          f"({max_new_tokens}) must be >= 1")
     eos_id, pad_id = _check_tokenizer(tokenizer)
-    encoded = [encode_prompt(tokenizer, p) for p in prompts]
+    encoded = [prompter.encode_prompt(p) if prompter else encode_prompt(tokenizer, p) for p in prompts]
     copies = 1 if greedy else n
     rows = [(i, j) for i in range(len(prompts)) for j in range(copies)]
     # Similar lengths together waste less compute on padding, and a prompt's samples together
@@ -173,7 +174,8 @@ def sample_proofs(model, tokenizer, prompts: list[str], n: int, *, temperature: 
     return results  # type: ignore[return-value]
 
 
-def policy_entropy(model, tokenizer, prompts: list[str], max_new_tokens: int, *, batch_size: int = 64) -> float:
+def policy_entropy(model, tokenizer, prompts: list[str], max_new_tokens: int, *, batch_size: int = 64,
+                   prompter=None) -> float:
     """Mean entropy (nats) of the T=1 next-token distribution along the greedy continuation of each prompt.
 
     Averaged over every generated position of every prompt (the step that emits EOS counts;
@@ -184,20 +186,88 @@ def policy_entropy(model, tokenizer, prompts: list[str], max_new_tokens: int, *,
     eos_id, pad_id = _check_tokenizer(tokenizer)
     values: list[float] = []
     for start in range(0, len(prompts), batch_size):
-        batch = [encode_prompt(tokenizer, p) for p in prompts[start:start + batch_size]]
+        batch = [prompter.encode_prompt(p) if prompter else encode_prompt(tokenizer, p)
+                 for p in prompts[start:start + batch_size]]
         _decode(model, batch, eos_id=eos_id, pad_id=pad_id, max_new_tokens=max_new_tokens, pick=_greedy,
                 entropies=values)
     return sum(values) / len(values)
 
 
+# ---------------------------------------------------------------------------
+# Log-probs and entropies at real vocabulary sizes
+# ---------------------------------------------------------------------------
+# A full-vocabulary fp32 log_softmax over (batch, length, vocab) is 20 GB at vocab 150k,
+# batch 64, length 512. Only the target token's log-prob is needed: gather its logit and
+# subtract a logsumexp computed over at most LOGIT_BUDGET logits at a time.
+
+LOGIT_BUDGET = 1 << 24  # fp32 logits materialized at once (64 MiB), whatever the vocabulary
+
+
+def row_entropies(logits: torch.Tensor, budget: int = LOGIT_BUDGET) -> torch.Tensor:
+    """Entropy (nats) of softmax(logits) for each row of a (rows, vocab) tensor, rows in chunks.
+
+    Each row is computed exactly as one full log_softmax would, so the values do not depend on
+    the chunking (below the budget there is a single chunk).
+    """
+    rows = max(1, budget // max(1, logits.shape[-1]))
+    out = []
+    for start in range(0, logits.shape[0], rows):
+        logp = torch.log_softmax(logits[start:start + rows].float(), dim=-1)
+        out.append(-(logp.exp() * logp).sum(-1))
+    return torch.cat(out) if out else logits.new_zeros((0,), dtype=torch.float32)
+
+
+def gathered_logprobs(logits_of: Callable[[slice], torch.Tensor], targets: torch.Tensor, vocab: int,
+                      budget: int = LOGIT_BUDGET) -> torch.Tensor:
+    """log softmax(logits)[target] for N positions, never holding more than `budget` logits.
+
+    `logits_of(slice)` returns the (n, vocab) logits of those positions in any dtype; they are
+    cast to fp32 one chunk at a time: target logit minus logsumexp.
+    """
+    step = max(1, budget // max(1, vocab))
+    out = torch.empty(len(targets), dtype=torch.float32, device=targets.device)
+    for start in range(0, len(targets), step):
+        part = slice(start, start + step)
+        x = logits_of(part).float()
+        out[part] = x.gather(-1, targets[part, None]).squeeze(-1) - torch.logsumexp(x, dim=-1)
+    return out
+
+
+def _head_path(model, ids: torch.Tensor, mask: torch.Tensor):
+    """(final hidden states, output head) when logits are exactly head(hidden) for this model, else None.
+
+    Decoder-only HF models compute logits as lm_head(final hidden state); a few scale or cap them.
+    Checked on the last position of the first row against the model's own logits.
+    """
+    decoder, head = model.get_decoder(), model.get_output_embeddings()
+    if decoder is None or decoder is model or head is None:
+        return None
+    hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state
+    try:  # the model's own logits for one position, without computing them for the whole row
+        probe = model(input_ids=ids[:1], attention_mask=mask[:1], logits_to_keep=1).logits[0, -1].float()
+    except TypeError:
+        probe = model(input_ids=ids[:1], attention_mask=mask[:1]).logits[0, -1].float()
+    if not torch.allclose(head(hidden[:1, -1]).float()[0], probe, rtol=1e-3, atol=1e-3):
+        return None
+    return hidden, head
+
+
 @torch.inference_mode()
 def sequence_logprob(model, tokenizer, prompts: list[str], completions: list[str], *,
-                     batch_size: int = 64) -> list[float]:
-    """log P(completion + EOS | prompt) under the policy at T=1, one float per pair."""
+                     batch_size: int = 64, prompter=None, budget: int = LOGIT_BUDGET) -> list[float]:
+    """log P(completion + EOS | prompt) under the policy at T=1, one float per pair.
+
+    Only completion positions are scored, in chunks of at most `budget` logits: through the
+    output head on the final hidden states when the model's logits are exactly that (no
+    (batch, length, vocab) tensor at all), else on the model's logits. With a
+    `prover.prompting.Prompter`, prompts and completions are encoded in its format.
+    """
     if len(prompts) != len(completions):
         raise ValueError(f"sequence_logprob: {len(prompts)} prompts but {len(completions)} completions")
     _, pad_id = _check_tokenizer(tokenizer)
-    pairs = [(encode_prompt(tokenizer, p), encode_completion(tokenizer, c)) for p, c in zip(prompts, completions)]
+    enc_p = prompter.encode_prompt if prompter else (lambda p: encode_prompt(tokenizer, p))
+    enc_c = prompter.encode_target if prompter else (lambda c: encode_completion(tokenizer, c))
+    pairs = [(enc_p(p), enc_c(c)) for p, c in zip(prompts, completions)]
     scores: list[float] = []
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start:start + batch_size]
@@ -210,8 +280,19 @@ def sequence_logprob(model, tokenizer, prompts: list[str], completions: list[str
             mask[row, :len(p) + len(c)] = 1
             scored[row, len(p):len(p) + len(c)] = True
         ids, mask, scored = ids.to(model.device), mask.to(model.device), scored.to(model.device)
-        logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
-        # Token t is predicted by the logits at t - 1.
-        token_logp = logp[:, :-1].gather(-1, ids[:, 1:, None]).squeeze(-1)
-        scores.extend((token_logp * scored[:, 1:]).sum(-1).tolist())
+        # Token t is predicted at position t - 1.
+        rows, cols = scored[:, 1:].nonzero(as_tuple=True)
+        targets = ids[rows, cols + 1]
+        found = _head_path(model, ids, mask)
+        if found is not None:
+            hidden, head = found
+            vocab = head.weight.shape[0]
+            logits_of = lambda part: head(hidden[rows[part], cols[part]])  # noqa: E731
+        else:
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            vocab = logits.shape[-1]
+            logits_of = lambda part: logits[rows[part], cols[part]]  # noqa: E731
+        token_logp = gathered_logprobs(logits_of, targets, vocab, budget)
+        sums = torch.zeros(len(batch), dtype=torch.float32, device=ids.device).index_add_(0, rows, token_logp)
+        scores.extend(sums.tolist())
     return scores
