@@ -26,6 +26,7 @@ def _register() -> None:
     commands_verify.register(app)
     commands_inspect.register(app)
     commands_ablate.register(app)
+    __import__("loop.commands_theorems").commands_theorems.register(app)
 
 
 _register()

@@ -27,6 +27,7 @@ def run(
     OUT/summary.json (per-round metrics). A run killed at any point continues with --resume.
     """
     from loop.run import RunDirError, run_experiment
+    from prover.theorems.sources import SourceError
 
     try:
         cfg = load_config(config, set_)
@@ -35,7 +36,7 @@ def run(
     out = out or Path("runs") / f"{config.stem}-seed{cfg.seed}"
     try:
         run_experiment(cfg, out, resume=resume, progress=not no_progress)
-    except (RunDirError, FileNotFoundError) as e:
+    except (RunDirError, FileNotFoundError, SourceError) as e:
         _fail(str(e))
     typer.echo(f"summary: {out / 'summary.json'}")
 

@@ -11,12 +11,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from prover.theorems.sources.config import SourcesMixin
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class TheoremsConfig(Strict):
+class TheoremsConfig(Strict, SourcesMixin):  # SourcesMixin: the optional `sources` list
     families: list[str] = Field(default_factory=lambda: ["lin", "ring", "compute", "prop", "exists", "induct"],
                                 description="theorem families to generate (prover.theorems.FAMILIES)")
     per_family: int = Field(120, ge=1, description="theorems generated per family (before splitting)")
@@ -130,6 +132,8 @@ def _format_validation(err: ValidationError) -> str:
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "<root>"
         msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        if e["type"] == "union_tag_invalid":  # e.g. theorems.sources.0.kind: an unknown source kind
+            key += "." + str(e.get("ctx", {}).get("discriminator", "kind")).strip("'")
         lines.append(f"{key}: {msg}")
     return "; ".join(lines)
 

@@ -161,16 +161,30 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
     from prover.backends import make_verifier, resolve_backend
 
     out = Path(out_dir)
+    backend = resolve_backend(cfg.backend)
+    loaded = None
+    if cfg.theorems.sources is not None:  # read (and fail on a malformed file) before anything is written
+        from loop.sources import drop_ill_formed, read_sources, source_verifier
+        loaded = read_sources(cfg, backend)
     cfg = prepare_run_dir(cfg, out, resume)
     console = console or Console(stderr=True)
-    backend = resolve_backend(cfg.backend)
     v = cfg.verifier
-    verifier = make_verifier(backend, workers=v.workers, timeout_s=v.timeout_s,
-                             memory_mb=v.memory_mb or DEFAULT_MEMORY_MB[backend],
-                             recycle_after=v.recycle_after)
+    if loaded is None:
+        verifier = make_verifier(backend, workers=v.workers, timeout_s=v.timeout_s,
+                                 memory_mb=v.memory_mb or DEFAULT_MEMORY_MB[backend],
+                                 recycle_after=v.recycle_after)
+    else:
+        verifier = source_verifier(cfg, backend, loaded, v.memory_mb or DEFAULT_MEMORY_MB[backend])
     store = Store(out / "run.db")
     try:
-        theorems, pools = build_theorem_pools(cfg)
+        if loaded is None:
+            theorems, pools = build_theorem_pools(cfg)
+        else:  # every source statement type-checked once; the ill-formed are reported and left out
+            bad = drop_ill_formed(loaded, backend, verifier)
+            store.set_meta("ill_formed", bad)
+            if bad:
+                console.print(f"ill-formed statements left out ({len(bad)}): " + ", ".join(sorted(bad)))
+            theorems, pools = loaded.theorems, loaded.pools
         store.add_theorems(theorem_rows(theorems, pools, backend))
         store.set_meta("backend", backend)
         store.set_meta("backend_version", verifier.version())
@@ -213,6 +227,9 @@ def theorem_rows(theorems: dict, pools: dict[str, list[str]], backend: str):
     for pool, ids in pools.items():
         for tid in ids:
             th = theorems[tid]
+            if hasattr(th, "language"):  # a source theorem: one language, and where it was stated
+                yield th.row(pool, backend)
+                continue
             yield {"id": tid, "family": th.family, "difficulty": th.difficulty, "pool": pool, "name": th.name,
                    "statement": th.statement(backend), "statement_coq": th.statement("coq"),
                    "statement_lean": th.statement("lean")}
@@ -330,7 +347,10 @@ def run_round(ctx: Ctx, r: int) -> None:
 
 def prompt_of(ctx: Ctx, theorem_id: str) -> str:
     from prover.model import format_prompt
-    return format_prompt(ctx.theorems[theorem_id].statement(ctx.backend))
+    th = ctx.theorems[theorem_id]
+    if hasattr(th, "prompt_statement"):  # a source theorem: its informal statement too, if configured
+        return format_prompt(th.prompt_statement(ctx.backend))
+    return format_prompt(th.statement(ctx.backend))
 
 
 def warmstart_examples(ctx: Ctx) -> list[tuple[str, str]]:
@@ -375,14 +395,23 @@ def judge(ctx: Ctx, items: list[tuple[str, str]], on_done: Callable[[int], None]
         pending = [k for k in todo if k not in ctx.verdict_cache]
         if not pending:
             break
-        tasks = [ProofTask(id=f"{k[0]}#{i}", statement=ctx.theorems[k[0]].statement(ctx.backend),
-                           proof=todo[k], name=ctx.theorems[k[0]].name) for i, k in enumerate(pending)]
+        tasks = [_task(ctx, f"{k[0]}#{i}", k[0], todo[k]) for i, k in enumerate(pending)]
         verdicts = ctx.verifier.verify(tasks, progress=on_done if attempt == 0 else None)
         ctx.proofs_verified += len(tasks)
         for k, v in zip(pending, verdicts):
             if v.status is not Status.ERROR or attempt == 1:
                 ctx.verdict_cache[k] = v
     return [ctx.verdict_cache[k] for k in keys]
+
+
+def _task(ctx: Ctx, task_id: str, theorem_id: str, proof: str) -> ProofTask:
+    """The verifier's task: a source theorem brings its own header (or context) and Lean signature."""
+    th = ctx.theorems[theorem_id]
+    if not hasattr(th, "header_for"):
+        return ProofTask(id=task_id, statement=th.statement(ctx.backend), proof=proof, name=th.name)
+    return ProofTask(id=task_id, statement=th.statement(ctx.backend), proof=proof, name=th.name,
+                     header=th.header_for(ctx.backend),
+                     meta={"lean_signature": th.lean_signature, "lean_keyword": th.keyword})
 
 
 def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], policy, n: int, greedy: bool,

@@ -97,6 +97,15 @@ class Attempt:
     checkpoint: str
 
 
+def _migrate_source_columns(db: sqlite3.Connection) -> None:
+    """theorems.file / theorems.line (where a library lemma is stated; NULL otherwise), added to
+    stores written before theorem sources existed."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(theorems)")}
+    for column, kind in (("file", "TEXT"), ("line", "INTEGER")):
+        if column not in have:
+            db.execute(f"ALTER TABLE theorems ADD COLUMN {column} {kind}")
+
+
 class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -105,6 +114,7 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        _migrate_source_columns(self.db)
         self.db.commit()
 
     def close(self) -> None:
@@ -121,10 +131,12 @@ class Store:
 
     # -- theorems -------------------------------------------------------------
     def add_theorems(self, rows: Iterable[dict]) -> None:
+        rows = [{"file": None, "line": None, **r} for r in rows]  # file/line: library lemmas only
         with self.db:
             self.db.executemany(
-                "INSERT OR IGNORE INTO theorems(id,family,difficulty,pool,name,statement,statement_coq,statement_lean)"
-                " VALUES(:id,:family,:difficulty,:pool,:name,:statement,:statement_coq,:statement_lean)", list(rows))
+                "INSERT OR IGNORE INTO theorems(id,family,difficulty,pool,name,statement,statement_coq,statement_lean,"
+                "file,line) VALUES(:id,:family,:difficulty,:pool,:name,:statement,:statement_coq,:statement_lean,"
+                ":file,:line)", rows)
 
     def theorem(self, theorem_id: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM theorems WHERE id=?", (theorem_id,)).fetchone()
