@@ -103,7 +103,7 @@ def test_lean_composition_of_a_signature_and_of_a_type():
 
 def test_coq_binders_become_forall_and_the_proof_gets_intros():
     name, st, names = split_coq("Lemma app_nil_r {A} (l : list A) : l ++ nil = l")
-    assert (name, st, names) == ("app_nil_r", "forall {A} (l : list A), l ++ nil = l", ["A", "l"])
+    assert (name, st, names) == ("app_nil_r", "forall A (l : list A), l ++ nil = l", ["A", "l"])
     with pytest.raises(ValueError):
         split_coq("Lemma bad (x := 3) : x = 3")
 

@@ -83,6 +83,53 @@ def binder_names(binders: str) -> list[str]:
     return names
 
 
+def explicit_binders(binders: str) -> str:
+    """``binders`` with implicit groups made explicit: ``{A} (l : list A)`` -> ``A (l : list A)``.
+
+    The verifier binds a statement as a type and checks the proof against it; maximal implicit
+    binders there make Coq insert arguments where the check expects none. Whether an argument of
+    the restated theorem is implicit does not change what has to be proved.
+    """
+    out, i, s, level = [], 0, binders, 0
+    while i < len(s):
+        if s[i] == "{" and level == 0:  # a binder group; braces inside a binder's type stay
+            depth, j = 0, i
+            while j < len(s):
+                depth += s[j] in "({[" and 1 or 0
+                depth -= s[j] in ")}]" and 1 or 0
+                if depth == 0:
+                    break
+                j += 1
+            inner = s[i + 1:j]
+            out.append(f"({inner})" if top_level_colon(inner) is not None else inner)
+            i = j + 1
+        else:
+            level += (s[i] in "([{") - (s[i] in ")]}")
+            out.append(s[i])
+            i += 1
+    return "".join(out)
+
+
+def _explicit_leading_forall(body: str) -> str:
+    """A type ``forall {A} x, P`` with its leading binders made explicit (other types unchanged)."""
+    m = re.match(r"\s*forall\s", body)
+    if not m:
+        return body
+    rest = body[m.end():]
+    depth = 0
+    for k, ch in enumerate(rest):
+        depth += ch in "({[" and 1 or 0
+        depth -= ch in ")}]" and 1 or 0
+        if ch == "," and depth == 0:
+            binders = rest[:k]
+            try:
+                binder_names(binders)
+            except ValueError:
+                return body
+            return f"forall {explicit_binders(binders).strip()},{rest[k + 1:]}"
+    return body
+
+
 def split_coq(sentence: str) -> tuple[str, str, list[str]]:
     """(name, statement as one term, names the binders introduce) of ``Lemma name binders : type``.
 
@@ -101,7 +148,8 @@ def split_coq(sentence: str) -> tuple[str, str, list[str]]:
     if "`" in binders:
         raise ValueError("generalizing binders (`) are not supported")
     names = binder_names(binders) if binders else []
-    statement = f"forall {binders}, {body}" if binders else body
+    body = _explicit_leading_forall(body)
+    statement = f"forall {explicit_binders(binders)}, {body}" if binders else body
     return name, statement, names
 
 
