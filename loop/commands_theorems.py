@@ -86,7 +86,8 @@ def _source(th) -> str:
 def _header_key(th, backend: str) -> str:
     if getattr(th, "context_file", None) is not None:
         return f"context:{th.file}:{th.line}"
-    return getattr(th, "header", None) or "<default>"
+    header = getattr(th, "header", None)
+    return "<default>" if header is None else header
 
 
 def _describe(th, backend: str, pool: str) -> str:

@@ -209,3 +209,65 @@ def test_routing_verifier_keeps_one_pool_per_header():
         assert set(v.pools) == {h1, None, ""}
     assert [x.status for x in verdicts] == [Status.VERIFIED, Status.ERROR, Status.VERIFIED]
     assert "does not elaborate" in verdicts[1].reason
+
+
+# ---------------------------------------------------------------- LeanDojo Benchmark 4
+
+LEANDOJO_ITEM = {
+    "url": "https://github.com/leanprover-community/mathlib4", "commit": "29dcec074de168ac2bf835a77ef68bbe069194c5",
+    "file_path": "Mathlib/Algebra/Group/Basic.lean", "full_name": "mul_left_cancel_iff_demo",
+    "start": [42, 1], "end": [44, 20],
+    "traced_tactics": [{"tactic": "intro h", "annotated_tactic": ["intro h", []],
+                        "state_before": "G : Type u_1\n⊢ a * b = a * c → b = c", "state_after": "..."},
+                       {"tactic": "exact mul_left_cancel h", "annotated_tactic": ["exact mul_left_cancel h", []],
+                        "state_before": "...", "state_after": "no goals"}]}
+
+
+def test_leandojo_split_files_are_read_with_lean_dojos_types(tmp_path):
+    import lean_dojo
+    from prover.theorems.sources import LeanDojoSource
+    from prover.theorems.sources.leandojo import read_leandojo
+    for stem, n in (("train", 2), ("val", 1), ("test", 1)):
+        items = [{**LEANDOJO_ITEM, "full_name": f"{stem}_thm_{k}"} for k in range(n)]
+        (tmp_path / f"{stem}.json").write_text(json.dumps(items))
+    ts = read_leandojo(LeanDojoSource(kind="leandojo", path=str(tmp_path)))
+    assert [t.id for t in ts] == ["leandojo/train_thm_0", "leandojo/train_thm_1", "leandojo/val_thm_0",
+                                  "leandojo/test_thm_0"]
+    assert isinstance(ts[0].meta["start"], lean_dojo.Pos) and ts[0].meta["start"].line_nb == 42
+    assert ts[0].goal.endswith("b = c") and ts[0].human_proof == "intro h\nexact mul_left_cancel h"
+    assert [t.meta["pool"] for t in ts] == ["train", "train", "train", "heldout"]
+    (tmp_path / "val.json").write_text(json.dumps([{"url": "x"}]))
+    with pytest.raises(SourceError, match=r"val\.json: theorem 0: missing"):
+        read_leandojo(LeanDojoSource(kind="leandojo", path=str(tmp_path)))
+
+
+@pytest.mark.skipif(shutil.which("lean") is not None, reason="a Lean toolchain is installed here")
+def test_leandojo_checking_fails_at_once_saying_what_is_missing(tmp_path):
+    from loop.run import run_experiment
+    (tmp_path / "train.json").write_text(json.dumps([LEANDOJO_ITEM]))
+    cfg = validate_config({"backend": "lean", "theorems": {"sources": [
+        {"kind": "leandojo", "path": str(tmp_path), "files": {"train": "train"}}]}})
+    with pytest.raises(SourceError, match="Lean 4 toolchain.*traced by lean-dojo"):
+        run_experiment(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_theorems_json_reports_pools_sources_headers(tmp_path):
+    from typer.testing import CliRunner
+    from loop.cli import app
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(x) + "\n" for x in COQ_THEOREMS))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"backend: coq\ntheorems:\n  sources:\n    - kind: jsonl\n      language: coq\n      path: {data}\n"
+                   "      splits: {a: train, b: heldout}\n    - kind: families\n")
+    result = CliRunner().invoke(app, ["theorems", str(cfg), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["sources"] == {"mine": 6, "families": 720}
+    assert sum(report["pools"].values()) == 726 and report["pools"]["heldout"] >= 3
+    assert report["headers"] == 1 + 4  # the families' default header and four distinct JSONL headers
+    shown = CliRunner().invoke(app, ["theorems", str(cfg), "--show", "mine/my_twice"])
+    assert "Definition twice" in shown.output and "intros; unfold twice; lia." in shown.output
+    if shutil.which("coqtop"):
+        checked = json.loads(CliRunner().invoke(app, ["theorems", str(cfg), "--check", "--json"]).output)
+        assert checked["ill_formed"] == ["mine/my_broken"]
