@@ -65,23 +65,29 @@ def test_splits_mapping_decides_pools():
 
 @needs_bench
 def test_each_lean_request_carries_its_own_header_and_one_repl_serves_each_header(tmp_path):
-    """Through the REPL double: tasks of two ProofNet headers and the miniF2F header."""
+    """Through the REPL double: two ProofNet headers, the miniF2F header, and a header the double
+    refuses to load (its magic word): only that header's tasks fail, so each task ran under its own."""
     from prover.lean import LeanVerifier
-    from prover.verdict import ProofTask
+    from prover.verdict import ProofTask, Status
     net = read_jsonl(jsonl(BENCH / "proofnet-lean4.jsonl"))
     mini = read_jsonl(jsonl(BENCH / "minif2f-lean4.jsonl"))
     by_header: dict[str, list] = {}
     for t in net:
         by_header.setdefault(t.header, []).append(t)
-    two = [hs[:2] for hs in list(by_header.values())[:2]]
-    chosen = [t for group in two for t in group] + mini[:2]
-    tasks = [ProofTask(id=t.id, statement=t.text, proof="ratchet_magic_error", name="ratchet_goal",
-                       header=t.header) for t in chosen]
+    chosen = [t for group in list(by_header.values())[:2] for t in group[:2]] + mini[:2]
+    bad_header = mini[2].header + "ratchet_magic_bad_header\n"
+    headers = [t.header for t in chosen] + [bad_header]
+    chosen.append(mini[2])
+    tasks = [ProofTask(id=t.id, statement=t.text, proof="decide", name=t.name, header=h,
+                       meta={"lean_signature": t.lean_signature, "lean_keyword": t.keyword})
+             for t, h in zip(chosen, headers)]
     with LeanVerifier(workers=1, timeout_s=5.0, memory_mb=1024, repl_cmd=DOUBLE, kernel_replay="off") as v:
         verdicts = v.verify(tasks)
-        assert set(v.pools) == {t.header for t in chosen} and len(v.pools) == 3
-        assert all(len(pool.stats.pids) == 1 for pool in v.pools.values())  # one REPL per header
-    assert len(verdicts) == len(tasks)
+        assert set(v.pools) == set(headers) and len(v.pools) == 4
+        assert all(pool.header in headers for pool in v.pools.values())
+        assert all(len(pool.stats.pids) <= 1 for pool in v.pools.values())  # one REPL per header
+    assert [x.status for x in verdicts[:-1]] == [Status.VERIFIED] * (len(tasks) - 1), [x.reason for x in verdicts]
+    assert verdicts[-1].status is Status.ERROR and "header" in verdicts[-1].reason
 
 
 @needs_bench
