@@ -355,7 +355,8 @@ def prompt_of(ctx: Ctx, theorem_id: str) -> str:
 
 def warmstart_examples(ctx: Ctx) -> list[tuple[str, str]]:
     """(theorem_id, proof) pairs of the warm-start pool, used by the `mix` selection policy."""
-    return [(tid, ctx.theorems[tid].reference_proofs(ctx.backend)[0]) for tid in ctx.pools["warmstart"]]
+    return [(tid, proofs[0]) for tid in ctx.pools["warmstart"]
+            if (proofs := ctx.theorems[tid].reference_proofs(ctx.backend))]  # a library lemma may have none
 
 
 def write_sft(ctx: Ctx, r: int) -> None:
