@@ -277,3 +277,33 @@ def test_theorems_json_reports_pools_sources_headers(tmp_path):
     if shutil.which("coqtop"):
         checked = json.loads(CliRunner().invoke(app, ["theorems", str(cfg), "--check", "--json"]).output)
         assert checked["ill_formed"] == ["mine/my_broken"]
+
+
+def test_store_migration_adds_file_and_line_to_an_old_theorems_table(tmp_path):
+    from loop.store import Store
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE theorems(id TEXT PRIMARY KEY, family TEXT NOT NULL, difficulty INTEGER NOT NULL, "
+                "pool TEXT NOT NULL, name TEXT NOT NULL, statement TEXT NOT NULL, statement_coq TEXT, "
+                "statement_lean TEXT)")
+    old.execute("INSERT INTO theorems VALUES('lin/x','lin',1,'train','t_lin_x','True','True','True')")
+    old.commit()
+    old.close()
+    store = Store(path)
+    try:
+        store.add_theorems([{"id": "s/a", "family": "Bool/Bool.v", "difficulty": 0, "pool": "heldout", "name": "a",
+                             "statement": "True", "statement_coq": "True", "statement_lean": None,
+                             "file": "Bool/Bool.v", "line": 12}])
+        assert tuple(store.theorem("s/a")[k] for k in ("file", "line")) == ("Bool/Bool.v", 12)
+        assert store.theorem("lin/x")["file"] is None
+    finally:
+        store.close()
+
+
+def test_theorems_command_without_sources_lists_the_families():
+    from typer.testing import CliRunner
+    from loop.cli import app
+    cfg = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    report = json.loads(CliRunner().invoke(app, ["theorems", str(cfg), "--json"]).output)
+    assert report["sources"] == {"families": 6 * 24} and report["headers"] == 1
+    assert set(report["families"]) == {"lin", "ring", "compute", "prop", "exists", "induct"}
