@@ -307,3 +307,20 @@ def test_theorems_command_without_sources_lists_the_families():
     report = json.loads(CliRunner().invoke(app, ["theorems", str(cfg), "--json"]).output)
     assert report["sources"] == {"families": 6 * 24} and report["headers"] == 1
     assert set(report["families"]) == {"lin", "ring", "compute", "prop", "exists", "induct"}
+
+
+@needs_coq
+def test_coq_stdlib_pools_by_hash_or_by_whole_files():
+    by_hash = validate_config({"backend": "coq", "theorems": {"heldout_fraction": 0.25, "sources": [
+        {"kind": "coq-stdlib", "files": ["Bool/Bool.v", "Logic/Decidable.v"]}]}})
+    theorems, pools = build_pools(by_hash.theorems, "coq")
+    files = {p: {theorems[t].file for t in ids} for p, ids in pools.items()}
+    assert files["heldout"] == {"Bool/Bool.v", "Logic/Decidable.v"}  # by hash: every file
+    lines = [theorems[t].line for t in pools["train"] if theorems[t].file == "Bool/Bool.v"]
+    assert lines == sorted(lines)  # file order, which the Coq cursor replays in
+    by_file = validate_config({"backend": "coq", "theorems": {"sources": [
+        {"kind": "coq-stdlib", "files": ["Bool/Bool.v", "Logic/Decidable.v"], "heldout_files": ["Logic/*"]}]}})
+    theorems, pools = build_pools(by_file.theorems, "coq")
+    assert {theorems[t].file for t in pools["heldout"]} == {"Logic/Decidable.v"}
+    assert all(theorems[t].file == "Bool/Bool.v" for p in ("warmstart", "train") for t in pools[p])
+    assert all(theorems[t].human_proof for t in pools["warmstart"][:5])

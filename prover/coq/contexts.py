@@ -231,7 +231,7 @@ class RoutingCoqVerifier:
 
     def __init__(self, workers: int = 2, timeout_s: float = 10.0, memory_mb: int = 2048,
                  recycle_after: int = 500, contexts: Iterable[Context] = (), coqtop: str = "coqtop",
-                 max_output_bytes: int = 1_000_000, max_pools: int = 32):
+                 max_output_bytes: int = 1_000_000, max_pools: int = 8):
         """``max_pools``: header pools kept warm at once (each holds ``workers`` coqtops); the least
         recently used is closed beyond that."""
         self.workers, self.timeout_s, self.memory_mb = workers, timeout_s, memory_mb
