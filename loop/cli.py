@@ -49,6 +49,8 @@ def _register() -> None:
     commands_ablate.register(app)
     from loop import commands_prompt
     commands_prompt.register(app)
+    from loop import commands_theorems
+    commands_theorems.register(app)
     _flag_help(app)
 
 

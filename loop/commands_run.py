@@ -34,12 +34,13 @@ def run(
     """
     from loop.preflight import PreflightError
     from loop.run import RunDirError, run_experiment
+    from prover.theorems.sources import SourceError
 
     cfg = load_run_config(config, set_)
     out = out or Path("runs") / f"{config.stem}-seed{cfg.seed}"
     try:
         run_experiment(cfg, out, resume=resume, progress=not no_progress)
-    except (PreflightError, RunDirError, FileNotFoundError) as e:
+    except (PreflightError, RunDirError, FileNotFoundError, SourceError) as e:
         fail(str(e))
     except KeyboardInterrupt:
         again = (["ratchet", "run", str(config), "--out", str(out)] + [a for s in set_ for a in ("--set", s)]

@@ -13,12 +13,13 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from prover.prompting import DEFAULT_INSTRUCTION
+from prover.theorems.sources.config import SourcesMixin
 
 # The configs prover code takes are defined in prover/ (which never imports loop/); composed here.
 from prover.config import BootstrapConfig, LoraConfig, SamplingConfig, Strict, VerifierConfig  # noqa: F401
 
 
-class TheoremsConfig(Strict):
+class TheoremsConfig(Strict, SourcesMixin):  # SourcesMixin: the optional `sources` list
     families: list[str] = Field(default_factory=lambda: ["lin", "ring", "compute", "prop", "exists", "induct"],
                                 description="theorem families to generate (prover.theorems.FAMILIES)")
     per_family: int = Field(120, ge=1, description="theorems generated per family (before splitting)")
@@ -147,6 +148,8 @@ def _problems(err: ValidationError) -> list[tuple[str, str]]:
                 msg = f"unknown key; did you mean {prefix + '.' if prefix else ''}{close[0]}?"
             else:
                 msg = f"unknown key; {prefix or 'the top level'} has {', '.join(known)}" if known else "unknown key"
+        if e["type"] == "union_tag_invalid":  # e.g. theorems.sources.0.kind: an unknown source kind
+            key += "." + str(e.get("ctx", {}).get("discriminator", "kind")).strip("'")
         out.append((key, msg))
     return out
 

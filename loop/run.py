@@ -157,19 +157,33 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
 
     out = Path(out_dir)
     preflight(cfg)  # whatever can fail a start fails here, before the run directory is written
+    backend = resolve_backend(cfg.backend)
+    loaded = None
+    if cfg.theorems.sources is not None:  # read (and fail on a malformed file) before anything is written
+        from loop.sources import drop_ill_formed, read_sources, source_verifier
+        loaded = read_sources(cfg, backend)
     console = console or Console(stderr=True)
     if resume and (found := describe_resume(out, cfg)):
         console.print(found, markup=False, soft_wrap=True)
     cfg = prepare_run_dir(cfg, out, resume)
-    backend = resolve_backend(cfg.backend)
     v = cfg.verifier
-    verifier = make_verifier(backend, workers=v.workers, timeout_s=v.timeout_s,
-                             memory_mb=v.memory_for(backend),
-                             recycle_after=v.recycle_after)
+    if loaded is None:
+        verifier = make_verifier(backend, workers=v.workers, timeout_s=v.timeout_s,
+                                 memory_mb=v.memory_for(backend),
+                                 recycle_after=v.recycle_after)
+    else:
+        verifier = source_verifier(cfg, backend, loaded, v.memory_for(backend))
     store = Store(out / "run.db")
     ctx = None
     try:
-        theorems, pools = build_theorem_pools(cfg)
+        if loaded is None:
+            theorems, pools = build_theorem_pools(cfg)
+        else:  # every source statement type-checked once; the ill-formed are reported and left out
+            bad = drop_ill_formed(loaded, backend, verifier)
+            store.set_meta("ill_formed", bad)
+            if bad:
+                console.print(f"ill-formed statements left out ({len(bad)}): " + ", ".join(sorted(bad)))
+            theorems, pools = loaded.theorems, loaded.pools
         store.add_theorems(theorem_rows(theorems, pools, backend))
         store.set_meta("backend", backend)
         store.set_meta("backend_version", verifier.version())
@@ -218,6 +232,9 @@ def theorem_rows(theorems: dict, pools: dict[str, list[str]], backend: str):
     for pool, ids in pools.items():
         for tid in ids:
             th = theorems[tid]
+            if hasattr(th, "language"):  # a source theorem: one language, and where it was stated
+                yield th.row(pool, backend)
+                continue
             yield {"id": tid, "family": th.family, "difficulty": th.difficulty, "pool": pool, "name": th.name,
                    "statement": th.statement(backend), "statement_coq": th.statement("coq"),
                    "statement_lean": th.statement("lean")}
@@ -367,8 +384,8 @@ def make_prompter(cfg: RunConfig, base_path: Path):
 
 def prompt_input(ctx: Ctx, theorem_id: str):
     """What the prompt format may show about a theorem (families: the framework's header and declaration)."""
-    from prover.prompting import family_input
-    return family_input(ctx.theorems[theorem_id], ctx.backend)
+    from prover.prompting import theorem_input
+    return theorem_input(ctx.theorems[theorem_id], ctx.backend)
 
 
 def prompt_of(ctx: Ctx, theorem_id: str) -> str:
@@ -377,7 +394,8 @@ def prompt_of(ctx: Ctx, theorem_id: str) -> str:
 
 def warmstart_examples(ctx: Ctx) -> list[tuple[str, str]]:
     """(theorem_id, proof) pairs of the warm-start pool, used by the `mix` selection mode."""
-    return [(tid, ctx.theorems[tid].reference_proofs(ctx.backend)[0]) for tid in ctx.pools["warmstart"]]
+    return [(tid, proofs[0]) for tid in ctx.pools["warmstart"]
+            if (proofs := ctx.theorems[tid].reference_proofs(ctx.backend))]  # a library lemma may have none
 
 
 def write_sft(ctx: Ctx, r: int) -> None:
@@ -416,14 +434,23 @@ def judge(ctx: Ctx, items: list[tuple[str, str]], on_done: Callable[[int], None]
         pending = [k for k in todo if k not in ctx.verdict_cache]
         if not pending:
             break
-        tasks = [ProofTask(id=f"{k[0]}#{i}", statement=ctx.theorems[k[0]].statement(ctx.backend),
-                           proof=todo[k], name=ctx.theorems[k[0]].name) for i, k in enumerate(pending)]
+        tasks = [_task(ctx, f"{k[0]}#{i}", k[0], todo[k]) for i, k in enumerate(pending)]
         verdicts = ctx.verifier.verify(tasks, progress=on_done if attempt == 0 else None)
         ctx.proofs_verified += len(tasks)
         for k, v in zip(pending, verdicts):
             if v.status is not Status.ERROR or attempt == 1:
                 ctx.verdict_cache[k] = v
     return [ctx.verdict_cache[k] for k in keys]
+
+
+def _task(ctx: Ctx, task_id: str, theorem_id: str, proof: str) -> ProofTask:
+    """The verifier's task: a source theorem brings its own header (or context) and Lean signature."""
+    th = ctx.theorems[theorem_id]
+    if not hasattr(th, "header_for"):
+        return ProofTask(id=task_id, statement=th.statement(ctx.backend), proof=proof, name=th.name)
+    return ProofTask(id=task_id, statement=th.statement(ctx.backend), proof=proof, name=th.name,
+                     header=th.header_for(ctx.backend),
+                     meta={"lean_signature": th.lean_signature, "lean_keyword": th.keyword})
 
 
 def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], proposer: Proposer, n: int,

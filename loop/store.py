@@ -178,6 +178,15 @@ def _marks(values: Sequence) -> str:
     return ",".join("?" * len(values))
 
 
+def _migrate_source_columns(db: sqlite3.Connection) -> None:
+    """theorems.file / theorems.line (where a library lemma is stated; NULL otherwise), added to
+    stores written before theorem sources existed."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(theorems)")}
+    for column, kind in (("file", "TEXT"), ("line", "INTEGER")):
+        if column not in have:
+            db.execute(f"ALTER TABLE theorems ADD COLUMN {column} {kind}")
+
+
 class Store:
     """A run's store. ``readonly=True`` opens an existing store for inspection: it never writes,
     never blocks a run that is still writing, and raises StoreError if the file is not a store."""
@@ -205,6 +214,7 @@ class Store:
         self.db.executescript(SCHEMA)
         if "raw" not in {r[1] for r in self.db.execute("PRAGMA table_info(attempts)")}:
             self.db.execute("ALTER TABLE attempts ADD COLUMN raw TEXT")  # a store written before raw existed
+        _migrate_source_columns(self.db)
         self.db.commit()
         self._tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         self._upgrade()
@@ -236,10 +246,12 @@ class Store:
 
     # -- theorems -------------------------------------------------------------
     def add_theorems(self, rows: Iterable[dict]) -> None:
+        rows = [{"file": None, "line": None, **r} for r in rows]  # file/line: library lemmas only
         with self.db:
             self.db.executemany(
-                "INSERT OR IGNORE INTO theorems(id,family,difficulty,pool,name,statement,statement_coq,statement_lean)"
-                " VALUES(:id,:family,:difficulty,:pool,:name,:statement,:statement_coq,:statement_lean)", list(rows))
+                "INSERT OR IGNORE INTO theorems(id,family,difficulty,pool,name,statement,statement_coq,statement_lean,"
+                "file,line) VALUES(:id,:family,:difficulty,:pool,:name,:statement,:statement_coq,:statement_lean,"
+                ":file,:line)", rows)
 
     def theorem(self, theorem_id: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM theorems WHERE id=?", (theorem_id,)).fetchone()

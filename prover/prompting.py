@@ -53,6 +53,7 @@ class PromptInput:
     header: str
     formal_statement: str
     informal_prefix: str = ""
+    informal_in_ratchet: bool = False  # the ratchet format shows the informal prefix too (a source's option)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,28 @@ def family_input(theorem, backend: str) -> PromptInput:
     return PromptInput(backend=backend, name=theorem.name, statement=statement,
                        header=LEAN_HEADER if backend == "lean" else COQ_HEADER,
                        formal_statement=declaration(backend, theorem.name, statement) + "\n")
+
+
+def theorem_input(theorem, backend: str) -> PromptInput:
+    """Any theorem of a run: a generated one (family_input), or a source theorem (prover.theorems.sources),
+    which brings its own header or library context, its informal prefix and the file's declaration."""
+    if not hasattr(theorem, "header_for"):
+        return family_input(theorem, backend)
+    from prover.theorems.headers import COQ_HEADER, LEAN_HEADER
+
+    statement = theorem.statement(backend)
+    header = theorem.header_for(backend)
+    if header is None:
+        header = LEAN_HEADER if backend == "lean" else COQ_HEADER
+    formal = theorem.formal_statement
+    if not formal:
+        if backend == "lean" and theorem.lean_signature:
+            formal = f"{theorem.keyword} {theorem.name} {statement} := by\n"
+        else:
+            formal = declaration(backend, theorem.name, statement) + "\n"
+    return PromptInput(backend=backend, name=theorem.name, statement=statement, header=header,
+                       formal_statement=formal, informal_prefix=theorem.informal_prefix,
+                       informal_in_ratchet=theorem.informal_in_prompt)
 
 
 def checked_text(inp: PromptInput, body: str) -> str:
@@ -199,6 +222,8 @@ class Prompter:
         kind = self.fmt.kind
         if kind == "ratchet":
             from prover.model import format_prompt
+            if inp.informal_in_ratchet and inp.informal_prefix.strip():
+                return format_prompt(f"{inp.informal_prefix.strip()}\n{inp.statement}")
             return format_prompt(inp.statement)
         if kind == "deepseek-prover":
             return deepseek_prompt(inp)

@@ -50,6 +50,7 @@ class ProofTask:
     statement: str
     proof: str
     name: str = "ratchet_goal"
+    header: str | None = None  # the environment the statement lives in; None = the verifier's default header
     meta: dict = field(default_factory=dict, compare=False, hash=False)
 
 

@@ -34,7 +34,8 @@ import resource
 import sys
 import time
 
-THEOREM = re.compile(r"^\s*theorem\s+(\S+)\s*:", re.DOTALL)
+# `theorem NAME : P` or, as benchmark files state them, `theorem NAME (x : T) ... : P` (or `def`).
+THEOREM = re.compile(r"^\s*(?:theorem|def|noncomputable def)\s+([^\s(:{\[⦃]+)\s*[:({\[⦃]", re.DOTALL)
 PRINT_AXIOMS = re.compile(r"#print\s+axioms\s+(\S+)")
 PRINT_STRING = re.compile(r'#print\s+"((?:[^"\\]|\\.)*)"')
 

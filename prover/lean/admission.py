@@ -47,19 +47,29 @@ class CompositionError(ValueError):
     """The task itself is malformed (a bad theorem name): misuse, not a failed proof."""
 
 
-def compose_theorem(name: str, statement: str, body: str) -> str:
+SIGNATURE_META_KEY = "lean_signature"  # task.meta: the statement is a signature "(x : T) ... : P"
+KEYWORD_META_KEY = "lean_keyword"  # task.meta: "def" for benchmark entries stated as definitions
+KEYWORDS = ("theorem", "def", "noncomputable def")
+
+
+def compose_theorem(name: str, statement: str, body: str, *, signature: bool = False,
+                    keyword: str = "theorem") -> str:
     """``theorem <name> : <statement> := by`` and the body, each line indented two spaces.
 
-    The common indentation of the body is removed first, so a body written at
-    column 0 and one written at column 2 compose to the same command.
+    With ``signature``, the statement already holds its binders and colon
+    (``(x : ℕ) (h : 0 < x) : 1 ≤ x``, as benchmark files write it) and goes
+    right after the name. The common indentation of the body is removed first,
+    so a body written at column 0 and one written at column 2 compose to the same command.
     """
+    if keyword not in KEYWORDS:
+        raise CompositionError(f"declaration keyword {keyword!r} is not one of {KEYWORDS}")
     if not _NAME.fullmatch(name) or name in _LEAN_KEYWORDS:
         raise CompositionError(f"theorem name {name!r} is not a plain Lean identifier")
     if not statement.strip():
         raise CompositionError("empty statement")
     lines = textwrap.dedent(body.strip("\n")).split("\n")
     indented = "\n".join(("  " + line) if line.strip() else "" for line in lines)
-    return f"theorem {name} : {statement} := by\n{indented}"
+    return f"{keyword} {name}{' ' if signature else ' : '}{statement} := by\n{indented}"
 
 
 def axioms_command(name: str, nonce: str) -> str:
@@ -236,7 +246,8 @@ def judge(session: ReplSession, task: ProofTask, deadline: float, *, header: str
     REPL faults (timeout, crash, out-of-protocol output) propagate as exceptions
     for the pool to turn into verdicts and replace the process.
     """
-    source = compose_theorem(task.name, task.statement, task.proof)
+    source = compose_theorem(task.name, task.statement, task.proof, signature=bool(task.meta.get(SIGNATURE_META_KEY)),
+                             keyword=task.meta.get(KEYWORD_META_KEY, "theorem"))
     response = session.command(source, session.header_env, deadline)
     compiled = check_compiled(response)
     if not compiled.passed:

@@ -83,7 +83,7 @@ class LeanVerifier:
         by_header: dict[str, list[int]] = {}
         for index, task in enumerate(tasks):
             try:
-                compose_theorem(task.name, task.statement, "skip")
+                compose_theorem(task.name, task.statement, "skip", keyword=task.meta.get("lean_keyword", "theorem"))
             except CompositionError as err:
                 raise ValueError(f"task {task.id!r}: {err}") from None
             screen = check_lean_screen(task.proof)
@@ -92,7 +92,7 @@ class LeanVerifier:
                 if progress is not None:
                     progress(1)
                 continue
-            header = task.meta.get(HEADER_META_KEY, self.header)
+            header = task.header if task.header is not None else task.meta.get(HEADER_META_KEY, self.header)
             by_header.setdefault(header, []).append(index)
         for header, indices in by_header.items():
             judged = self._pool(header).map([tasks[i] for i in indices], self._judge(header), progress)
