@@ -28,14 +28,18 @@ def resolve_theorem(cfg: RunConfig, theorem_id: str, backend: str):
     informal_prefix and formal_statement to a PromptInput.
     """
     from loop.run import build_theorem_pools
-    from prover.prompting import family_input
+    from prover.prompting import theorem_input
 
-    theorems, _ = build_theorem_pools(cfg)
+    if cfg.theorems.sources is None:
+        theorems, _ = build_theorem_pools(cfg)
+    else:  # benchmark files, library lemmas, ...: each theorem brings its own header and declaration
+        from prover.theorems.sources import build_pools
+        theorems, _ = build_pools(cfg.theorems, backend)
     if theorem_id not in theorems:
         close = get_close_matches(theorem_id, list(theorems), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; ids look like {next(iter(theorems), '?')}"
         raise UnknownTheorem(f"no theorem {theorem_id!r} in this config's theorems{hint}")
-    return family_input(theorems[theorem_id], backend)
+    return theorem_input(theorems[theorem_id], backend)
 
 
 def _tokenizer(cfg: RunConfig, backend: str):

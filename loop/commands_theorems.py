@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from prover.exits import fail
+
 from loop.config import ConfigError, load_config
 
 
@@ -43,15 +45,15 @@ def theorems(
             from prover.theorems.sources import build_pools
             thms, pools = build_pools(cfg.theorems, backend)
     except (ConfigError, SourceError, ValueError) as e:
-        _fail(f"{config}: {e}")
+        fail(f"{config}: {e}")
     pools = {p: ids for p, ids in pools.items() if pool is None or p == pool}
     if pool is not None and not pools:
-        _fail(f"--pool {pool!r}: no such pool (warmstart, train, heldout, canary)")
+        fail(f"--pool {pool!r}: no such pool (warmstart, train, heldout, canary)")
     if source is not None:
         pools = {p: [t for t in ids if _source(thms[t]) == source] for p, ids in pools.items()}
     if show is not None:
         if show not in thms:
-            _fail(f"--show {show!r}: no such theorem in this config")
+            fail(f"--show {show!r}: no such theorem in this config")
         typer.echo(_describe(thms[show], backend, next((p for p, ids in pools.items() if show in ids), "-")))
         return
     ill: dict[str, str] = {}
@@ -112,18 +114,14 @@ def _describe(th, backend: str, pool: str) -> str:
 
 
 def _check(cfg, backend: str, thms: dict, pools: dict) -> dict[str, str]:
-    from loop.run import DEFAULT_MEMORY_MB
     from loop.sources import Loaded, drop_ill_formed, source_verifier
     if cfg.theorems.sources is None:
         return {}  # generated statements are well-formed by construction (tests check them with coqc)
     loaded = Loaded(thms, {p: list(ids) for p, ids in pools.items()})
-    verifier = source_verifier(cfg, backend, loaded, cfg.verifier.memory_mb or DEFAULT_MEMORY_MB[backend])
+    verifier = source_verifier(cfg, backend, loaded, cfg.verifier.memory_for(backend))
     try:
         return drop_ill_formed(loaded, backend, verifier)
     finally:
         verifier.close()
 
 
-def _fail(msg: str) -> None:
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(2)

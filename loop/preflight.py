@@ -34,8 +34,9 @@ class PreflightError(ConfigError):
 def preflight(cfg: RunConfig) -> None:
     """Raise PreflightError for anything that would stop ``cfg`` after its run directory exists."""
     check_backend(cfg.backend)
-    check_families(cfg.theorems.families)
-    check_pools(cfg)
+    if cfg.theorems.sources is None:  # with sources, their reader checks files and pools (loop.sources)
+        check_families(cfg.theorems.families)
+        check_pools(cfg)
     check_device(cfg.model.device)
     check_lora_targets(cfg.lora.target_modules, model_layers(cfg))
 

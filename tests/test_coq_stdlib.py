@@ -157,8 +157,8 @@ def test_stored_attempts_of_a_short_run_agree_with_coqc(tmp_path):
     assert rejected
     for tid, proof, judge, _, _ in verified + rejected:
         t = lemmas[tid]
-        from prover.coq.policy import check_coq_policy
-        if not check_coq_policy(proof).admissible:
+        from prover.coq.screen import check_coq_screen
+        if not check_coq_screen(proof).admissible:
             assert judge == "rejected"
             continue
         assert coqc_verdict(tmp_path, t, proof) == (judge == "verified"), (tid, proof, judge)

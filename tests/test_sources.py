@@ -253,7 +253,9 @@ def test_leandojo_checking_fails_at_once_saying_what_is_missing(tmp_path):
     (tmp_path / "train.json").write_text(json.dumps([LEANDOJO_ITEM]))
     cfg = validate_config({"backend": "lean", "theorems": {"sources": [
         {"kind": "leandojo", "path": str(tmp_path), "files": {"train": "train"}}]}})
-    with pytest.raises(SourceError, match="Lean 4 toolchain.*traced by lean-dojo"):
+    from loop.preflight import PreflightError
+    # Without Lean the start is refused before anything is read or written, naming what is missing.
+    with pytest.raises(PreflightError, match="lean is not usable here .*Lean 4 is not installed"):
         run_experiment(cfg, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
 
@@ -268,6 +270,7 @@ def test_theorems_json_reports_pools_sources_headers(tmp_path):
                    "      splits: {a: train, b: heldout}\n    - kind: families\n")
     result = CliRunner().invoke(app, ["theorems", str(cfg), "--json"])
     assert result.exit_code == 0, result.output
+    assert result.output.lstrip().startswith("{"), result.output[:500]
     report = json.loads(result.output)
     assert report["sources"] == {"mine": 6, "families": 720}
     assert sum(report["pools"].values()) == 726 and report["pools"]["heldout"] >= 3

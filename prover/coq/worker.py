@@ -404,8 +404,11 @@ class CoqWorker:
             # whatever constant its tactics declare (a name given to ``abstract ... using``, a
             # scheme Coq derives on demand) is then reachable only through the module's
             # unguessable name, so no later proof of the group can use it.
-            theorem, replay = _in_module(f"ratchet__m_{tag}_{i}", f"ratchet__pa_{tag}_{i}",
-                                         f"Theorem ratchet__pa_{tag}_{i} : {t.statement}.\nProof.\n{t.proof}\nQed.\n")
+            # A proof audited alone needs no module (the file is undone after it), and a library
+            # context inside an open Section cannot have one (Coq refuses modules in sections).
+            sentences = f"Theorem ratchet__pa_{tag}_{i} : {t.statement}.\nProof.\n{t.proof}\nQed.\n"
+            theorem, replay = ((f"ratchet__pa_{tag}_{i}", sentences) if k == 1 else
+                               _in_module(f"ratchet__m_{tag}_{i}", f"ratchet__pa_{tag}_{i}", sentences))
             parts.append(replay + f"Locate ratchet__s_{marks[i][0]}.\n"
                          f"Definition ratchet__chk_{tag}_{i} : ratchet__st_{tag}_{i} := {theorem}.\n"
                          f"Definition ratchet__acc_{tag}_{i + 1} := ratchet__pair_{tag} _ _ "

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prover.coq.lexer import BLANKS, mask
-from prover.coq.policy import check_coq_policy
+from prover.coq.screen import check_coq_screen
 from prover.theorems.sources.base import ContextFile, SourceError, SourceTheorem
 from prover.theorems.sources.config import CoqStdlibSource
 from prover.theorems.sources.statements import COQ_KEYWORDS, split_coq
@@ -115,7 +115,7 @@ def read_file_lemmas(source: str, key: str, text: str) -> tuple[list[SourceTheor
             proof = f"intros {' '.join(names)}.\n{proof}"
         # A human proof is bootstrap data only if the model could have written it: one the
         # admission policy refuses (file-local Ltac such as `Z.swap_greater`, `...`) is left out.
-        usable_proof = usable_proof and check_coq_policy(proof).admissible
+        usable_proof = usable_proof and check_coq_screen(proof).admissible
         line = _line_of(line_starts, s.start)
         out.append(SourceTheorem(id=f"{source}/{module}.{name}", source=source, name=name, language="coq",
                                  text=statement, family=key, file=key, line=line,
