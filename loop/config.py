@@ -11,6 +11,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from loop.execution import ExecutionConfig
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -119,6 +121,7 @@ class RunConfig(Strict):
     canaries: CanaryConfig = Field(default_factory=CanaryConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     lora: LoraConfig = Field(default_factory=LoraConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
 
 class ConfigError(ValueError):

@@ -32,6 +32,7 @@ from rich.table import Table
 
 from loop import metrics
 from loop.config import RunConfig, dump_config, load_config
+from loop.cputime import cpu_seconds
 from loop.gates import make_gate
 from loop.select import normalize, select_admitted
 from loop.store import Attempt, Store
@@ -164,10 +165,14 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
     cfg = prepare_run_dir(cfg, out, resume)
     console = console or Console(stderr=True)
     backend = resolve_backend(cfg.backend)
-    v = cfg.verifier
-    verifier = make_verifier(backend, workers=v.workers, timeout_s=v.timeout_s,
-                             memory_mb=v.memory_mb or DEFAULT_MEMORY_MB[backend],
-                             recycle_after=v.recycle_after)
+    v, ex = cfg.verifier, cfg.execution
+    pool = dict(workers=v.workers, timeout_s=v.timeout_s, memory_mb=v.memory_mb or DEFAULT_MEMORY_MB[backend],
+                recycle_after=v.recycle_after)
+    if ex.kind == "ray":  # the same verdicts, from actors that each own such a pool (prover.distributed)
+        from prover.distributed import make_verifier as make_ray_verifier
+        verifier = make_ray_verifier(backend, address=ex.address, actors=ex.actors, actor_cpus=ex.actor_cpus, **pool)
+    else:
+        verifier = make_verifier(backend, **pool)
     store = Store(out / "run.db")
     try:
         theorems, pools = build_theorem_pools(cfg)
@@ -311,7 +316,7 @@ def run_round(ctx: Ctx, r: int) -> None:
         if not ctx.store.stage_done(r, "train"):
             from prover.lora import train_lora
             from prover.model import resolve_device
-            s = time.time()
+            s, cpu = time.time(), cpu_seconds()
             examples = [(ctx.theorems[row["theorem_id"]].statement(ctx.backend), row["proof"])
                         for row in ctx.store.admitted(r)]
             init = adapter_dir(ctx, r - 1) if (cfg.lora.init == "continue" and r > 0) else None
@@ -319,6 +324,7 @@ def run_round(ctx: Ctx, r: int) -> None:
             stats = train_lora(ctx.base_path, examples, cfg.lora, adapter_dir(ctx, r), seed=cfg.seed + r,
                                device=resolve_device(cfg.model.device), init_adapter=init, progress=ctx.progress)
             timings["train"] = timings.get("train", 0.0) + time.time() - s
+            timings["cpu_train"] = timings.get("cpu_train", 0.0) + cpu_seconds() - cpu
             ctx.store.mark_stage(r, "timings", timings)
             ctx.store.mark_stage(r, "train", stats)
     summary = round_summary(ctx, r, timings, time.time() - t0, get_policy if r > 0 else None)
@@ -410,13 +416,13 @@ def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], poli
             if set(chunk) <= done:
                 continue
             chunk_seed = _seed(cfg.seed, r, phase, ci)
-            t0 = time.time()
+            t0, c0 = time.time(), cpu_seconds()
             samples = sample_proofs(model, tok, [prompt_of(ctx, t) for t in chunk], n,
                                     temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
                                     top_k=cfg.sampling.top_k, max_new_tokens=cfg.sampling.max_new_tokens,
                                     batch_size=cfg.sampling.batch_size, seed=chunk_seed, greedy=greedy,
                                     progress=False)
-            t1 = time.time()
+            t1, c1 = time.time(), cpu_seconds()
             bar.advance(s_task, len(chunk) * n)
             items = [(tid, s.text) for tid, ss in zip(chunk, samples) for s in ss]
             calls_before = ctx.proofs_verified
@@ -425,6 +431,8 @@ def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], poli
             bar.advance(v_task, len(items) - calls)  # cache hits never reach the verifier's progress callback
             timings[sample_key] = timings.get(sample_key, 0.0) + t1 - t0
             timings["verify"] = timings.get("verify", 0.0) + time.time() - t1
+            timings["cpu_" + sample_key] = timings.get("cpu_" + sample_key, 0.0) + c1 - c0
+            timings["cpu_verify"] = timings.get("cpu_verify", 0.0) + cpu_seconds() - c1
             timings["proofs_verified"] = timings.get("proofs_verified", 0) + calls
             rows, i = [], 0
             for tid, ss in zip(chunk, samples):
@@ -476,6 +484,9 @@ def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float, get_policy) -
                                        (r,)).fetchone()
     calls, vsec = timings.get("proofs_verified", 0), timings.get("verify", 0.0)
     summary["cost"] = {"seconds": {k: round(timings.get(k, 0.0), 2) for k in ("sample", "verify", "train", "eval")},
+                       # CPU seconds of this process and its descendants in each stage (loop.cputime)
+                       "cpu_seconds": {k: round(timings.get("cpu_" + k, 0.0), 2)
+                                       for k in ("sample", "verify", "train", "eval")},
                        "tokens_sampled": tokens, "proofs_checked": checked, "proofs_verified": calls,
                        "verify_per_s": round(calls / vsec, 2) if vsec > 0 else None}
     summary["seconds"] = round(seconds, 2)
