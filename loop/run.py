@@ -408,6 +408,8 @@ def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], poli
         return
     gate = make_gate(cfg.gate, ctx.backend, cfg.seed) if phase == "train" else None
     model, tok = policy
+    from loop.ray_sampling import sampler_for  # GPU actors on a Ray cluster with GPUs; None = sample here
+    gpu = sampler_for(cfg, ctx.out, ctx.base_path, adapter_dir(ctx, r - 1) if r > 0 else None, r)
     total = sum(len(c) for c in todo) * n
     with _progress(ctx) as bar:
         s_task = bar.add_task(f"r{r} {phase}: sample", total=total)
@@ -417,11 +419,12 @@ def sample_and_verify(ctx: Ctx, r: int, phase: str, theorem_ids: list[str], poli
                 continue
             chunk_seed = _seed(cfg.seed, r, phase, ci)
             t0, c0 = time.time(), cpu_seconds()
-            samples = sample_proofs(model, tok, [prompt_of(ctx, t) for t in chunk], n,
-                                    temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
-                                    top_k=cfg.sampling.top_k, max_new_tokens=cfg.sampling.max_new_tokens,
-                                    batch_size=cfg.sampling.batch_size, seed=chunk_seed, greedy=greedy,
-                                    progress=False)
+            knobs = dict(temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p, top_k=cfg.sampling.top_k,
+                         max_new_tokens=cfg.sampling.max_new_tokens, batch_size=cfg.sampling.batch_size,
+                         seed=chunk_seed, greedy=greedy)
+            prompts = [prompt_of(ctx, t) for t in chunk]
+            samples = (gpu.sample(prompts, n, **knobs) if gpu is not None
+                       else sample_proofs(model, tok, prompts, n, progress=False, **knobs))
             t1, c1 = time.time(), cpu_seconds()
             bar.advance(s_task, len(chunk) * n)
             items = [(tid, s.text) for tid, ss in zip(chunk, samples) for s in ss]

@@ -140,3 +140,28 @@ def test_an_idle_actor_takes_its_own_header_first_then_a_new_one_then_any():
 def _with_header(task: ProofTask, header: str) -> ProofTask:
     object.__setattr__(task, "header", header)
     return task
+
+
+def test_ratchet_verify_on_ray_gives_the_local_jsonl(cluster, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from loop.cli import app
+
+    lines = [{"id": "a", "statement": "1 + 1 = 2", "proof": "reflexivity."},
+             {"id": "b", "statement": "False", "proof": "Admitted."},
+             {"id": "c", "statement": "2 + 2 = 5", "proof": "lia."}]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n")
+    runner = CliRunner()
+    outs = {}
+    for execution in ("local", "ray"):
+        res = runner.invoke(app, ["verify", str(path), "--backend", "coq", "--workers", "1", "--execution", execution])
+        assert res.exit_code == 0, res.output
+        outs[execution] = [{k: v for k, v in json.loads(x).items() if k != "seconds"}
+                           for x in res.stdout.splitlines()]
+    assert outs["ray"] == outs["local"]
+    assert [o["verdict"] for o in outs["ray"]] == ["verified", "rejected", "rejected", "error"]
+    bad = runner.invoke(app, ["verify", str(path), "--execution", "spark"])
+    assert bad.exit_code == 2 and "expected local or ray" in bad.output
