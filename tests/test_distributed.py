@@ -165,3 +165,12 @@ def test_ratchet_verify_on_ray_gives_the_local_jsonl(cluster, tmp_path):
     assert [o["verdict"] for o in outs["ray"]] == ["verified", "rejected", "rejected", "error"]
     bad = runner.invoke(app, ["verify", str(path), "--execution", "spark"])
     assert bad.exit_code == 2 and "expected local or ray" in bad.output
+
+
+@pytest.mark.slow
+def test_five_hundred_mixed_proofs_on_ray_match_the_local_pool(cluster):
+    from prover.bench_ray import bench_ray
+
+    result = bench_ray(500, [2], timeout_s=6.0, memory_mb=700, hang_every=50, killer_every=50)
+    assert result["kinds"]["hang"] == 10 and result["kinds"]["killer"] == 10
+    assert result["rows"][0]["agreement"] == 1.0, result["rows"][0]["disagreements"]
