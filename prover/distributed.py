@@ -206,7 +206,8 @@ class RayVerifier:
             a, chunk = running.pop(ref)
             try:
                 got = ray.get(ref)
-            except ray.exceptions.RayActorError as err:
+            except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError, ray.exceptions.NodeDiedError) as err:
+                # the actor died, or its node did (with the answer): the chunk was not judged
                 self.stats["lost_calls"] += 1
                 self._held[a].clear()  # a restarted actor starts with no warm pools
                 chunk.losses += 1
