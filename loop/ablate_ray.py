@@ -6,7 +6,10 @@ function called (``loop.ablate._arm_main``, the very code a local arm process
 runs), with the arm's output appended to its log file. So the run directories,
 and the CSV built from them, have the same form either way.
 
-Each arm task asks Ray for ``cpus_per_arm`` CPUs and runs in a worker process of
+Each arm task asks Ray for ``cpus_per_arm`` CPUs (default: this machine's cores
+divided by ``--jobs``, the share a local arm process gets) and runs with as
+many torch threads (the thread count decides the order of float sums, so the
+same count is what keeps the metrics digit for digit the local ones), in a worker process of
 its own (``max_calls=1``: a fresh interpreter per arm, as a subprocess would be),
 so Ray decides where and how many arms run at once; ``--jobs`` still caps how
 many are submitted. On a multi-node cluster OUT must be on a file system every
@@ -25,6 +28,7 @@ from prover.distributed import connect, import_ray
 
 def _run_arm(argv: list[str], log: str, threads: int) -> None:
     """The body of one arm task, in a fresh Ray worker process."""
+    os.environ["PYTHONUNBUFFERED"] = "1"
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(threads))
     from loop.ablate import _arm_main
@@ -40,11 +44,11 @@ def _run_arm(argv: list[str], log: str, threads: int) -> None:
 class RayArms:
     """Runs arms as Ray tasks; a context manager that joins (or starts) Ray and leaves it as it found it."""
 
-    def __init__(self, address: str = "", cpus_per_arm: float = 1.0):
+    def __init__(self, address: str = "", cpus_per_arm: float | None = None):
         self.ray = import_ray()
         self.cpus_per_arm = cpus_per_arm
         self._owns_ray = connect(address)
-        self._task = self.ray.remote(num_cpus=cpus_per_arm, max_calls=1, max_retries=0)(_run_arm)
+        self._task = self.ray.remote(max_calls=1, max_retries=0)(_run_arm)
         self._refs: set = set()
         self._lock = threading.Lock()
 
@@ -54,8 +58,8 @@ class RayArms:
         argv = ["--target", target, str(Path(arm_yaml).resolve()), str(Path(run_dir).resolve())]
         if resume:
             argv.append("--resume")
-        threads = max(1, int(self.cpus_per_arm))
-        ref = self._task.remote(argv, str(Path(log).resolve()), threads)
+        cpus = self.cpus_per_arm or max(1, (os.cpu_count() or 1) // jobs)  # as loop.ablate._child_env
+        ref = self._task.options(num_cpus=cpus).remote(argv, str(Path(log).resolve()), max(1, int(cpus)))
         with self._lock:
             self._refs.add(ref)
         try:

@@ -79,7 +79,7 @@ def test_ray_arms_of_the_real_loop_match_local_arms(tmp_path):
         arms: [{{gate.kind: judge}}, {{gate.kind: none}}]
     """)
     local = run_ablation(cfg, tmp_path / "local", jobs=1, echo=lambda s: None)
-    with RayArms("", cpus_per_arm=1) as arms:
+    with RayArms("") as arms:
         on_ray = run_ablation(cfg, tmp_path / "ray", jobs=1, echo=lambda s: None, runner=arms)
     assert not local.failed and not on_ray.failed, (local.outcomes, on_ray.outcomes)
     cols_local, rows_local = read_csv(tmp_path / "local" / "ablation.csv")
