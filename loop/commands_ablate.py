@@ -23,6 +23,10 @@ def ablate(
                                 help="Continue: finished arms are skipped, others resumed."),
     report_only: bool = typer.Option(False, "--report-only", metavar="",
                                      help="Only rebuild the CSV, table and plots in --out."),
+    ray: bool = typer.Option(False, "--ray", metavar="", help="Run each arm as a Ray task instead of a local "
+                             "process (docs/distributed.md); same run directories and CSV."),
+    ray_address: str = typer.Option("", "--ray-address", help="With --ray: a running cluster (host:port or auto); "
+                                    "empty = start a local Ray instance."),
 ) -> None:
     """Run every arm of an ablation, then write OUT/ablation.csv, OUT/ablation.md and PNG plots.
 
@@ -36,7 +40,19 @@ def ablate(
         if report_only:
             paths = write_report(out)
         else:
-            result = run_ablation(config, out, jobs=jobs, resume=resume, echo=typer.echo)
+            if ray:
+                from loop.ablate_ray import RayArms
+                from prover.distributed import RayUnavailable
+
+                try:
+                    arms = RayArms(ray_address)
+                except RayUnavailable as e:
+                    typer.echo(f"error: {e}", err=True)
+                    raise typer.Exit(2)
+                with arms:
+                    result = run_ablation(config, out, jobs=jobs, resume=resume, echo=typer.echo, runner=arms)
+            else:
+                result = run_ablation(config, out, jobs=jobs, resume=resume, echo=typer.echo)
             paths = result.report
             if result.failed:
                 for o in result.failed:

@@ -18,6 +18,8 @@ from prover.theorems.sources.config import SourcesMixin
 # The configs prover code takes are defined in prover/ (which never imports loop/); composed here.
 from prover.config import BootstrapConfig, LoraConfig, SamplingConfig, Strict, VerifierConfig  # noqa: F401
 
+from loop.execution import ExecutionConfig
+
 
 class TheoremsConfig(Strict, SourcesMixin):  # SourcesMixin: the optional `sources` list
     families: list[str] = Field(default_factory=lambda: ["lin", "ring", "compute", "prop", "exists", "induct"],
@@ -109,6 +111,7 @@ class RunConfig(Strict):
         "none", description="mirror each round's summary and the training loss to TensorBoard (run_dir/tensorboard) "
         "or Weights & Biases (pip install '.[tracking]')")
     wandb_mode: Literal["offline", "online"] = Field("offline", description="wandb: offline writes run_dir/wandb")
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
 
 class ConfigError(ValueError):

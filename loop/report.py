@@ -431,6 +431,29 @@ def _round_table(run: Run) -> list[dict[str, str]]:
     return rows
 
 
+STAGES = (("sample", "sampling"), ("verify", "verification"), ("train", "training"), ("eval", "evaluation"))
+
+
+def _cost_table(run: Run) -> list[dict[str, str]]:
+    """Per round: each stage's share of the wall and of the CPU seconds the four stages took.
+
+    ``eval`` is held-out sampling; ``verify`` is every proof check, training pool and held-out set
+    alike. CPU seconds are absent from summaries written before they were recorded.
+    """
+    rows = []
+    for s in run.round_summaries():
+        row = {"round": _fmt(s.get("round"))}
+        for key, label in (("seconds", "wall"), ("cpu_seconds", "CPU")):
+            per = _get(s, "cost", key) or {}
+            total = sum(v for v in per.values() if isinstance(v, (int, float)))
+            for stage, name in STAGES:
+                v = per.get(stage)
+                row[f"{name} ({label})"] = f"{100 * v / total:.0f}%" if total > 0 and v is not None else "–"
+            row[f"{label} s"] = _fmt(total, 1) if per else "–"
+        rows.append(row)
+    return rows
+
+
 def _family_table(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
     """Per family: held-out pass@1 in the first and last round of each run."""
     header = ["family"]
@@ -526,6 +549,7 @@ def render_report(runs: list[Run]) -> tuple[str, int]:
         colors=[RUN_COLORS[i % len(RUN_COLORS)] for i in range(len(runs))],
         overviews=[_run_overview(r, _pass_k_label(runs)) for r in runs],
         round_tables=[_round_table(r) for r in runs],
+        cost_tables=[(r.label, _cost_table(r)) for r in runs],
         configs=[(r.path / "config.yaml").read_text() if (r.path / "config.yaml").exists() else "(no config.yaml)"
                  for r in runs],
         plots=_plots(runs, seconds),

@@ -31,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from loop import metrics
 from loop.config import ConfigError, RunConfig, dump_config, load_config
+from loop.cputime import cpu_seconds
 from loop.gates import make_gate
 from loop.selection import normalize, select_admitted
 from loop.store import Attempt, Phase, Stage, Store
@@ -167,11 +168,15 @@ def run_experiment(cfg: RunConfig, out_dir: str | Path, resume: bool = False, pr
         console.print(found, markup=False, soft_wrap=True)
     cfg = prepare_run_dir(cfg, out, resume)
     v = cfg.verifier
-    if loaded is None:
-        verifier = make_verifier(backend, workers=v.workers, timeout_s=v.timeout_s,
-                                 memory_mb=v.memory_for(backend),
-                                 recycle_after=v.recycle_after)
-    else:
+    ex = cfg.execution
+    pool = dict(workers=v.workers, timeout_s=v.timeout_s, memory_mb=v.memory_for(backend),
+                recycle_after=v.recycle_after)
+    if loaded is None and ex.kind == "ray":  # the same verdicts, from actors that each own such a pool
+        from prover.distributed import make_verifier as make_ray_verifier
+        verifier = make_ray_verifier(backend, address=ex.address, actors=ex.actors, actor_cpus=ex.actor_cpus, **pool)
+    elif loaded is None:
+        verifier = make_verifier(backend, **pool)
+    else:  # per-header pools and library contexts (prover.coq.contexts); local only for now
         verifier = source_verifier(cfg, backend, loaded, v.memory_for(backend))
     store = Store(out / "run.db")
     ctx = None
@@ -341,7 +346,7 @@ def run_round(ctx: Ctx, r: int) -> None:
             ctx.store.mark_stage(r, Stage.SELECT, {"admitted": len(rows)})
         # 5. LoRA fine-tune on the SFT set: policy_{r+1}. A proposer that never learns skips it.
         if not ctx.store.stage_done(r, Stage.FINETUNE):
-            s = time.time()
+            s, cpu = time.time(), cpu_seconds()
             examples = [(prompt_input(ctx, row["theorem_id"]), row["proof"]) for row in ctx.store.admitted(r)]
             if PROPOSERS[cfg.model.kind].learns:
                 from prover.lora import train_lora
@@ -359,6 +364,7 @@ def run_round(ctx: Ctx, r: int) -> None:
                 stats = {"steps": 0, "examples": len(examples), "init": "none", "trainable_parameters": 0,
                          "skipped": f"model.kind={cfg.model.kind} never learns"}
             timings["train"] = timings.get("train", 0.0) + time.time() - s
+            timings["cpu_train"] = timings.get("cpu_train", 0.0) + cpu_seconds() - cpu
             ctx.store.mark_stage(r, Stage.FINETUNE, stats, timings=timings)
     summary = round_summary(ctx, r, timings, time.time() - t0, get_proposer if r > 0 else None)
     ctx.store.set_round_summary(r, summary.to_json())
@@ -468,6 +474,8 @@ def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], pr
     if not todo:
         return
     gate = make_gate(cfg.gate, ctx.backend, cfg.seed) if phase == Phase.TRAIN else None
+    from loop.ray_sampling import sampler_for  # GPU actors on a Ray cluster with GPUs; None = sample here
+    gpu = sampler_for(cfg, ctx.out, ctx.base_path, adapter_dir(ctx, r - 1) if r > 0 else None, r)
     total = sum(len(c) for c in todo) * n
     with _progress(ctx) as bar:
         s_task = bar.add_task(f"r{r} {phase}: sample", total=total)
@@ -476,13 +484,17 @@ def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], pr
             if set(chunk) <= done:
                 continue
             chunk_seed = _seed(cfg.seed, r, phase.value, ci)  # a plain str: the seed hashes its repr
-            t0 = time.time()
+            t0, c0 = time.time(), cpu_seconds()
             prompts = [prompt_of(ctx, t) for t in chunk]
-            if cfg.sampling.engine == "vllm":
+            if gpu is not None:
+                samples = gpu.sample(prompts, n, temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
+                                     top_k=cfg.sampling.top_k, max_new_tokens=cfg.sampling.max_new_tokens,
+                                     batch_size=cfg.sampling.batch_size, seed=chunk_seed, greedy=greedy)
+            elif cfg.sampling.engine == "vllm":
                 samples = vllm_samples(ctx, r, prompts, n, greedy, chunk_seed)
             else:
                 samples = proposer.sample(prompts, n, seed=chunk_seed, greedy=greedy)
-            t1 = time.time()
+            t1, c1 = time.time(), cpu_seconds()
             bar.advance(s_task, len(chunk) * n)
             # Completion -> proof body (prover.extraction); a refused completion never reaches a prover.
             extracted = [ctx.prompter.extract(prompt_input(ctx, tid), s.raw, prompt)
@@ -497,6 +509,8 @@ def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], pr
             bar.advance(v_task, len(extracted) - calls)  # cache hits and refusals skip the verifier's callback
             timings[sample_key] = timings.get(sample_key, 0.0) + t1 - t0
             timings["verify"] = timings.get("verify", 0.0) + time.time() - t1
+            timings["cpu_" + sample_key] = timings.get("cpu_" + sample_key, 0.0) + c1 - c0
+            timings["cpu_verify"] = timings.get("cpu_verify", 0.0) + cpu_seconds() - c1
             timings["proofs_verified"] = timings.get("proofs_verified", 0) + calls
             rows, i = [], 0
             for tid, ss in zip(chunk, samples):
@@ -565,8 +579,10 @@ def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float,
     summary.forgetting = Forgetting.model_validate(forgetting) if forgetting is not None else None
     tokens, checked = store.round_volume(r)
     calls, vsec = timings.get("proofs_verified", 0), timings.get("verify", 0.0)
-    summary.cost = Cost(seconds=StageSeconds(**{k: round(timings.get(k, 0.0), 2)
-                                                for k in ("sample", "verify", "train", "eval")}),
+    stages = ("sample", "verify", "train", "eval")
+    summary.cost = Cost(seconds=StageSeconds(**{k: round(timings.get(k, 0.0), 2) for k in stages}),
+                        # CPU seconds of this process and its descendants in each stage (loop.cputime)
+                        cpu_seconds=StageSeconds(**{k: round(timings.get("cpu_" + k, 0.0), 2) for k in stages}),
                         tokens_sampled=tokens, proofs_checked=checked, proofs_verified=calls,
                         verify_per_s=round(calls / vsec, 2) if vsec > 0 else None)
     summary.seconds = round(seconds, 2)

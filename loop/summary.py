@@ -94,6 +94,7 @@ class StageSeconds(_Block):
 
 class Cost(_Block):
     seconds: StageSeconds = Field(default_factory=StageSeconds)
+    cpu_seconds: StageSeconds | None = None  # CPU of the run's process and its descendants, per stage
     tokens_sampled: int | None = None
     proofs_checked: int | None = None
     proofs_verified: int | None = None

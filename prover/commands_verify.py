@@ -124,13 +124,28 @@ def verify_command(
     workers: int = typer.Option(2, min=1, help="prover processes checking proofs in parallel"),
     timeout: float = typer.Option(10.0, min=0.001, help="wall-clock seconds per proof"),
     memory_mb: int = typer.Option(2048, min=128, help="address-space limit per prover process (MiB)"),
+    execution: str = typer.Option("local", help="local (pools in this process) | ray (one actor per node "
+                                  "of a Ray cluster, each with such a pool; same verdicts)"),
+    ray_address: str = typer.Option("", help="with --execution ray: a running cluster (host:port or auto); "
+                                    "empty = start a local Ray instance"),
 ) -> None:
     """Check proofs with the pooled ground-truth verifier; one JSONL verdict per input line, in order."""
     from prover.backends import BackendUnavailable, make_verifier, resolve_backend
 
     try:
         name = resolve_backend(backend)
-        verifier = make_verifier(name, workers=workers, timeout_s=timeout, memory_mb=memory_mb)
+        if execution == "ray":
+            from prover.distributed import RayUnavailable, make_verifier as make_ray_verifier
+
+            try:
+                verifier = make_ray_verifier(name, address=ray_address, workers=workers, timeout_s=timeout,
+                                             memory_mb=memory_mb)
+            except RayUnavailable as err:
+                _fail(str(err))
+        elif execution == "local":
+            verifier = make_verifier(name, workers=workers, timeout_s=timeout, memory_mb=memory_mb)
+        else:
+            _fail(f"--execution: expected local or ray, got {execution!r}")
     except (ValueError, BackendUnavailable) as err:
         fail(str(err))
     with _progress() as bar:

@@ -128,7 +128,7 @@ def _run_subprocess(arm: Arm, arm_yaml: Path, run_dir: Path, log: Path, resume: 
 
 
 def _run_one(arm: Arm, out: Path, resume: bool, run_fn: RunFn | None, target: str, timeout_s: float | None,
-             jobs: int, children: _Children) -> Outcome:
+             jobs: int, children: _Children, runner: Callable | None = None) -> Outcome:
     run_dir, log = out / "runs" / arm.name, out / "logs" / f"{arm.name}.log"
     if arm_finished(run_dir, arm.config):
         return Outcome(arm.name, "skipped")
@@ -136,8 +136,8 @@ def _run_one(arm: Arm, out: Path, resume: bool, run_fn: RunFn | None, target: st
     t0 = time.time()
     try:
         if run_fn is None:
-            _run_subprocess(arm, out / "arms" / f"{arm.name}.yaml", run_dir, log, resume_arm, target, timeout_s,
-                            jobs, children)
+            (runner or _run_subprocess)(arm, out / "arms" / f"{arm.name}.yaml", run_dir, log, resume_arm, target,
+                                        timeout_s, jobs, children)
         else:
             run_fn(arm.config, run_dir, resume_arm)
     except Exception as e:  # an arm's failure is reported, and the other arms go on
@@ -174,8 +174,11 @@ def _interrupt(signum, frame) -> None:
 
 def run_ablation(config_path: str | Path, out_dir: str | Path, jobs: int = 1, resume: bool = False,
                  run_fn: RunFn | None = None, target: str = DEFAULT_TARGET,
-                 echo: Callable[[str], None] = print) -> AblationResult:
-    """Run every arm (skipping finished ones), then write the report. Failed arms are listed, not raised."""
+                 echo: Callable[[str], None] = print, runner: Callable | None = None) -> AblationResult:
+    """Run every arm (skipping finished ones), then write the report. Failed arms are listed, not raised.
+
+    ``runner`` replaces the local arm process (``_run_subprocess``, same arguments): ``loop.ablate_ray.RayArms``.
+    """
     if jobs < 1:
         raise ConfigError(f"--jobs: expected at least 1, got {jobs}")
     ab = load_ablation(config_path)
@@ -189,7 +192,8 @@ def run_ablation(config_path: str | Path, out_dir: str | Path, jobs: int = 1, re
     in_main = threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     try:
-        futures = {pool.submit(_run_one, arm, out, resume, run_fn, target, ab.arm_timeout_s, jobs, children): arm
+        futures = {pool.submit(_run_one, arm, out, resume, run_fn, target, ab.arm_timeout_s, jobs, children,
+                               runner): arm
                    for arm in ab.arms}
         for fut in as_completed(futures):
             o = fut.result()
