@@ -57,7 +57,7 @@ dropped is reported (``dropped``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -166,6 +166,22 @@ def _aligned(runs: Sequence[Counts]) -> tuple[list[list[str]], bool]:
         order = sorted(sets[0])
         return [order] * len(runs), True
     return [sorted(s) for s in sets], False
+
+
+def counts_from_verdicts(rows: Iterable[tuple[str, str]]) -> dict[str, tuple[int, int]]:
+    """Counts from (theorem_id, judge status) pairs of one round's ``eval`` attempts.
+
+    The same rule as ``loop.metrics.heldout_metrics``: an ``error`` verdict was never judged
+    and is left out of n; ``timeout`` is a failed proof. Theorems with no judged sample are
+    left out.
+    """
+    out: dict[str, list[int]] = {}
+    for tid, judge in rows:
+        nc = out.setdefault(tid, [0, 0])
+        if judge != "error":
+            nc[0] += 1
+            nc[1] += judge == "verified"
+    return {t: (n, c) for t, (n, c) in out.items() if n > 0}
 
 
 def _as_runs(counts: Counts | Sequence[Counts]) -> list[Counts]:

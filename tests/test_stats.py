@@ -241,3 +241,9 @@ def test_difference_of_identical_arms_is_zero_and_of_shifted_arms_is_the_shift()
     assert d1.lo == pytest.approx(0.2) and d1.hi == pytest.approx(0.2)
     with pytest.raises(ValueError, match="same theorems"):
         stats.difference([[0.1, 0.2]], [[0.1]])
+
+
+def test_counts_from_verdicts_follow_the_metrics_rule():
+    rows = [("a", "verified"), ("a", "rejected"), ("a", "error"), ("a", "timeout"),
+            ("b", "error"), ("c", "rejected")]
+    assert stats.counts_from_verdicts(rows) == {"a": (3, 1), "c": (1, 0)}
