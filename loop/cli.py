@@ -19,13 +19,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from loop import commands_ablate, commands_inspect, commands_run
+    from loop import commands_ablate, commands_claims, commands_inspect, commands_run
     from prover import commands_verify
 
     commands_run.register(app)
     commands_verify.register(app)
     commands_inspect.register(app)
     commands_ablate.register(app)
+    commands_claims.register(app)
 
 
 _register()
