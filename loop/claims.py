@@ -73,9 +73,11 @@ class Measure:
     arm: str  # "block:group"
     round: int | str  # a round number, or "last" (the arm's last evaluated round)
     value: str  # "pass@1", "pass@n" or "gap"
+    difficulty: int | None = None  # only held-out theorems of this difficulty (the depth family: depth)
 
     def describe(self) -> str:
-        return f"{self.value} of {self.arm} at round {self.round}"
+        only = "" if self.difficulty is None else f" (difficulty {self.difficulty} only)"
+        return f"{self.value} of {self.arm} at round {self.round}{only}"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,10 @@ def _c(id, source, prediction, a, b, direction, margin=None, grid="default") -> 
     return Claim(id, source, prediction, Measure(*a), Measure(*b), direction, margin, grid)
 
 
+def _depth(d: int, id, source, prediction, a, b, direction) -> Claim:
+    return Claim(id, source, prediction, Measure(*a, difficulty=d), Measure(*b, difficulty=d), direction)
+
+
 YUE = "Yue et al. 2025, 'Does RL really incentivize reasoning capacity beyond the base model?'"
 LEASH = "Wu et al. 2025, 'The Invisible Leash: why RLVR may not escape its origin'"
 GERST = "Gerstgrasser et al. 2024, 'Is model collapse inevitable?'"
@@ -123,6 +129,10 @@ CLAIMS: list[Claim] = [
        "Where depth d+1 composes steps of depth d, the loop reaches theorems the base never reaches: the last "
        "round's pass@256 on the depth family exceeds the base's.",
        ("depth:judge", "last", "pass@n"), ("depth:judge", 0, "pass@n"), +1),
+    _depth(3, "composition-grows-past-base-depth3", "issue 14 item 6 (composition-depth family)",
+           "The growth is where the base is weakest: on depth-3 statements the last round's pass@256 exceeds "
+           "the base's.",
+           ("depth:judge", "last", "pass@n"), ("depth:judge", 0, "pass@n"), +1),
     _c("selfdistill-neutral-at-T1", SELF,
        "Training on the policy's own raw samples at T = 1 leaves its sharpness unchanged: the pass@n - pass@1 "
        "gap moves by less than 0.05.",
@@ -208,8 +218,12 @@ def _values(runs: ArmCounts, m: Measure, order: list[str]) -> tuple[list[list[fl
     return [[f(*c[t]) for t in order] for c in counts], r
 
 
-def measure_claim(claim: Claim, arms: Mapping[str, ArmCounts], *, reps: int = stats.REPS, seed: int = 0) -> dict:
-    """One claims.json entry: the spec, the effect with its interval, the verdict and what they rest on."""
+def measure_claim(claim: Claim, arms: Mapping[str, ArmCounts], *, reps: int = stats.REPS, seed: int = 0,
+                  difficulty: Mapping[str, int] | None = None) -> dict:
+    """One claims.json entry: the spec, the effect with its interval, the verdict and what they rest on.
+
+    ``difficulty`` (theorem id -> difficulty) is needed by measures restricted to one difficulty.
+    """
     out = {"id": claim.id, "source": claim.source, "prediction": claim.prediction, "arms": claim.arms,
            "effect": None, "ci95": None, "verdict": "inconclusive", "measured": claim.effect_text(),
            "direction": {1: "positive", -1: "negative", 0: "none"}[claim.direction]}
@@ -228,6 +242,13 @@ def measure_claim(claim: Claim, arms: Mapping[str, ArmCounts], *, reps: int = st
     # the theorems every run of both sides evaluated (the frozen held-out set: all of them, normally)
     sets = [set(run[rounds[m]]) for m in (claim.a, claim.b) for run in arms[m.arm]]
     order = sorted(set.intersection(*sets))
+    wanted = {m.difficulty for m in (claim.a, claim.b)} - {None}
+    if wanted:
+        if len(wanted) > 1 or difficulty is None:
+            raise ValueError(f"claim {claim.id}: a difficulty subset needs one difficulty and the theorems' "
+                             f"difficulties")
+        d = wanted.pop()
+        order = [t for t in order if difficulty.get(t) == d]
     if not order:
         out["note"] = "not measured: the two sides share no held-out theorem"
         return out
@@ -251,8 +272,8 @@ def measure_claim(claim: Claim, arms: Mapping[str, ArmCounts], *, reps: int = st
 
 
 def measure_claims(arms: Mapping[str, ArmCounts], claims: Sequence[Claim] = CLAIMS, *, reps: int = stats.REPS,
-                   seed: int = 0) -> list[dict]:
-    return [measure_claim(c, arms, reps=reps, seed=seed) for c in claims]
+                   seed: int = 0, difficulty: Mapping[str, int] | None = None) -> list[dict]:
+    return [measure_claim(c, arms, reps=reps, seed=seed, difficulty=difficulty) for c in claims]
 
 
 # ---------------------------------------------------------------------------
@@ -388,31 +409,41 @@ def block_yaml(plan: Plan, block: str) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def arm_counts(run_dir: Path) -> dict[int, stats.Counts]:
-    """round -> held-out counts of one finished run, from its store (phase ``eval``)."""
+def arm_counts(run_dir: Path, difficulty: dict[str, int] | None = None) -> dict[int, stats.Counts]:
+    """round -> held-out counts of one finished run, from its store (phase ``eval``).
+
+    Fills ``difficulty`` (theorem id -> difficulty) for the theorems it saw, when given.
+    """
     from loop.store import Store
 
     store = Store(run_dir / "run.db")
     try:
         summary = json.loads((run_dir / "summary.json").read_text())
         rounds = sorted(r["round"] for r in summary.get("rounds", []))
-        return {r: stats.counts_from_verdicts((a["theorem_id"], a["judge"]) for a in store.attempts(r, "eval"))
-                for r in rounds}
+        out = {r: stats.counts_from_verdicts((a["theorem_id"], a["judge"]) for a in store.attempts(r, "eval"))
+               for r in rounds}
+        if difficulty is not None:
+            for t in {t for c in out.values() for t in c} - set(difficulty):
+                row = store.theorem(t)
+                if row is not None:
+                    difficulty[t] = row["difficulty"]
+        return out
     finally:
         store.close()
 
 
-def collect_arms(out_dir: Path) -> dict[str, ArmCounts]:
-    """"block:group" -> per-seed round counts, for every arm with a summary under OUT/blocks/*/runs/."""
+def collect_arms(out_dir: Path) -> tuple[dict[str, ArmCounts], dict[str, int]]:
+    """("block:group" -> per-seed round counts, theorem id -> difficulty) for every arm with a summary."""
     arms: dict[str, ArmCounts] = {}
+    difficulty: dict[str, int] = {}
     for index_path in sorted((out_dir / "blocks").glob("*/arms.json")):
         block = index_path.parent.name
         index = json.loads(index_path.read_text())
         for arm in index["arms"]:
             run_dir = index_path.parent / "runs" / arm["name"]
             if (run_dir / "summary.json").is_file() and (run_dir / "run.db").is_file():
-                arms.setdefault(f"{block}:{arm['group']}", []).append(arm_counts(run_dir))
-    return arms
+                arms.setdefault(f"{block}:{arm['group']}", []).append(arm_counts(run_dir, difficulty))
+    return arms, difficulty
 
 
 def run_claims(config: str | Path, out_dir: str | Path, jobs: int = 1, resume: bool = False,
@@ -436,6 +467,7 @@ def run_claims(config: str | Path, out_dir: str | Path, jobs: int = 1, resume: b
             echo(f"block {block}:")
             result = run_ablation(path, out / "blocks" / block, jobs=jobs, resume=resume, run_fn=run_fn, echo=echo)
             failed += [o.arm for o in result.failed]
-    results = measure_claims(collect_arms(out), claims)
+    arms, difficulty = collect_arms(out)
+    results = measure_claims(arms, claims, difficulty=difficulty)
     paths = write_claims(out, results, title=f"Claims `{plan.name}`")
     return {"paths": paths, "failed": failed, "results": results}

@@ -192,3 +192,15 @@ def test_default_grid_has_every_default_claims_arm():
         pytest.skip("select.mode (and raw) are not wired into the config yet; see /work/notes/science.md")
     plan = C.load_plan(ROOT / "configs" / "claims.yaml")
     assert set(plan.blocks) == {"largek", "depth", "selfdistill", "data"}
+
+
+def test_a_difficulty_subset_measures_only_those_theorems():
+    claim = C._depth(3, "d3", "s", "p", ("d:judge", "last", "pass@n"), ("d:judge", 0, "pass@n"), +1)
+    # t/0..t/9: depth 1, solved throughout; t/10..t/19: depth 3, 2 of 10 solved at round 0, 6 at round 1
+    r0 = [(8, 4)] * 10 + [(8, 1)] * 2 + [(8, 0)] * 8
+    r1 = [(8, 4)] * 10 + [(8, 2)] * 6 + [(8, 0)] * 4
+    difficulty = {f"t/{i}": 1 if i < 10 else 3 for i in range(20)}
+    out = C.measure_claim(claim, {"d:judge": _arm({0: r0, 1: r1})}, difficulty=difficulty)
+    assert out["theorems"] == 10 and out["effect"] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="difficult"):
+        C.measure_claim(claim, {"d:judge": _arm({0: r0, 1: r1})})
