@@ -28,8 +28,9 @@ def plan_chunks(theorem_ids: Sequence[str], n: int, *, chunk_theorems: int,
                 max_samples: int = MAX_SAMPLES_PER_CHUNK) -> list[list[str]]:
     """Consecutive chunks of ``theorem_ids`` with at most ``max_samples`` samples each (n per theorem).
 
-    ``chunk_theorems`` is the run's ``loop.run.CHUNK_THEOREMS``. A chunk holds ``min(chunk_theorems, max(1, max_samples // n))`` theorems; one theorem
-    is the smallest chunk, whatever n. Order is kept, so a resumed run sees the same chunks.
+    ``chunk_theorems`` is the run's ``loop.run.CHUNK_THEOREMS``. A chunk holds
+    ``min(chunk_theorems, max(1, max_samples // n))`` theorems; one theorem is the smallest
+    chunk, whatever n. Order is kept, so a resumed run sees the same chunks.
     """
     if n < 1 or chunk_theorems < 1 or max_samples < 1:
         raise ValueError(f"plan_chunks: n ({n}), chunk_theorems ({chunk_theorems}) and max_samples "
