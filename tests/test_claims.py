@@ -204,3 +204,20 @@ def test_a_difficulty_subset_measures_only_those_theorems():
     assert out["theorems"] == 10 and out["effect"] == pytest.approx(0.4)
     with pytest.raises(ValueError, match="difficult"):
         C.measure_claim(claim, {"d:judge": _arm({0: r0, 1: r1})})
+
+
+def test_cli_report_only_and_bad_config(tmp_path):
+    from typer.testing import CliRunner
+
+    from loop.cli import app
+
+    out = tmp_path / "out"
+    C.run_claims(_grid(tmp_path), out, run_fn=_synthetic_run, echo=lambda s: None)
+    (out / "claims.md").unlink()
+    res = CliRunner().invoke(app, ["claims", str(_grid(tmp_path)), "--out", str(out), "--report-only"])
+    assert res.exit_code == 0, res.output
+    assert (out / "claims.md").is_file() and "supported" in res.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("blocks: 3\n")
+    res = CliRunner().invoke(app, ["claims", str(bad)])
+    assert res.exit_code == 2 and "blocks" in res.output
