@@ -40,17 +40,16 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from loop import commands_ablate, commands_inspect, commands_run
+    from loop import commands_ablate, commands_claims, commands_inspect, commands_prompt, commands_run, commands_theorems
     from prover import commands_verify
 
     commands_run.register(app)
     commands_verify.register(app)
     commands_inspect.register(app)
     commands_ablate.register(app)
-    from loop import commands_prompt
     commands_prompt.register(app)
-    from loop import commands_theorems
     commands_theorems.register(app)
+    commands_claims.register(app)
     _flag_help(app)
 
 

@@ -35,11 +35,13 @@ CHEATS = ("Admitted.", "admit.", "exact I. Qed. Axiom cheat : False.", "Unset Gu
 
 def build_corpus(n: int, seed: int = 0) -> list[ProofTask]:
     """A deterministic mix: about half reference proofs, 4 in 10 wrong proofs, 1 in 20 cheats and canaries."""
-    from prover.theorems import FAMILIES, canary_theorems, generate_theorems
+    from prover.theorems import canary_theorems, generate_theorems
+
+    families = ("lin", "ring", "compute", "prop", "exists", "induct")  # the measured corpus: fixed, not FAMILIES
 
     rng = random.Random(seed)
-    per_family = max(1, -(-n // (2 * len(FAMILIES))))
-    theorems = generate_theorems(list(FAMILIES), per_family, seed)
+    per_family = max(1, -(-n // (2 * len(families))))
+    theorems = generate_theorems(families, per_family, seed)
     rng.shuffle(theorems)
     canaries = canary_theorems(max(1, n // 20))
     tasks = []

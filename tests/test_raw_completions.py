@@ -8,7 +8,7 @@ import sqlite3
 from typer.testing import CliRunner
 
 from loop.cli import app
-from loop.inspect import load_run, query_attempts
+from loop.runview import load_run, query_attempts
 from loop.store import SCHEMA, Attempt, Store
 
 RAW = "<think>linear</think>\n```coq\nProof.\n  lia.\nQed.\n```\nDone."

@@ -10,7 +10,7 @@ Public API (import from here):
     render(ir, backend), canonical(ir), evaluate(ir)
 
 Modules: ir (IR, renderers, bounded semantics), headers (COQ_HEADER/LEAN_HEADER),
-templates (how a family is built), fam_arith (lin, ring, compute),
+templates (how a family is built), fam_arith (lin, ring, compute), fam_depth (depth),
 fam_reasoning (prop, exists, induct), core (Theorem, generation, pools, canaries),
 measure (coqc checks: reference proofs, tactic coverage table).
 """

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from prover.theorems.fam_arith import COMPUTE, LIN, RING
+from prover.theorems.fam_depth import DEPTH
 from prover.theorems.fam_reasoning import EXISTS, INDUCT, PROP
 from prover.theorems.ir import (And, Eq, Exists, Forall, Imp, Le, Lt, Mul, Not, Or, Prop, PropVar, Var, app, canonical,
                                 forall_nat, plus, render, scale)
@@ -30,6 +31,7 @@ FAMILIES: dict[str, Family] = {
     "prop": PROP,
     "exists": EXISTS,
     "induct": INDUCT,
+    "depth": DEPTH,  # not in the default config's families; graded by composition depth (fam_depth)
 }
 
 # Knob: share of each family's theorems at difficulty 1, 2, 3. Harder theorems
