@@ -1,8 +1,8 @@
 """`ratchet ablate --ray`: each arm runs as a Ray task instead of a local process.
 
-``RayArms`` is called exactly like the local runner (``loop.ablate._run_subprocess``)
+``RayArms`` is called exactly like the local runner (``loop.ablate.runner._run_subprocess``)
 and does the same thing somewhere else: the arm's config file is read and its run
-function called (``loop.ablate._arm_main``, the very code a local arm process
+function called (``loop.ablate.runner.arm_main``, the very code a local arm process
 runs), with the arm's output appended to its log file. So the run directories,
 and the CSV built from them, have the same form either way.
 
@@ -31,7 +31,7 @@ def _run_arm(argv: list[str], log: str, threads: int) -> None:
     os.environ["PYTHONUNBUFFERED"] = "1"
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, str(threads))
-    from loop.ablate import _arm_main
+    from loop.ablate.runner import arm_main as _arm_main
 
     with open(log, "a", buffering=1) as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
         f.write(f"\n$ [ray task on {os.uname().nodename}, pid {os.getpid()}] python -m loop.ablate "
@@ -54,7 +54,7 @@ class RayArms:
 
     def __call__(self, arm, arm_yaml: Path, run_dir: Path, log: Path, resume: bool, target: str,
                  timeout_s: float | None, jobs: int, children) -> None:
-        """Same arguments as ``loop.ablate._run_subprocess``; ``children`` is unused (Ray owns the processes)."""
+        """Same arguments as ``loop.ablate.runner._run_subprocess``; ``children`` is unused (Ray owns the processes)."""
         argv = ["--target", target, str(Path(arm_yaml).resolve()), str(Path(run_dir).resolve())]
         if resume:
             argv.append("--resume")

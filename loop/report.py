@@ -442,14 +442,16 @@ def _cost_table(run: Run) -> list[dict[str, str]]:
     """
     rows = []
     for s in run.round_summaries():
-        row = {"round": _fmt(s.get("round"))}
+        row = {"round": _fmt(s.round)}
+        cost = s.cost
         for key, label in (("seconds", "wall"), ("cpu_seconds", "CPU")):
-            per = _get(s, "cost", key) or {}
+            block = getattr(cost, key, None) if cost is not None else None
+            per = block.model_dump() if block is not None else {}
             total = sum(v for v in per.values() if isinstance(v, (int, float)))
             for stage, name in STAGES:
                 v = per.get(stage)
                 row[f"{name} ({label})"] = f"{100 * v / total:.0f}%" if total > 0 and v is not None else "–"
-            row[f"{label} s"] = _fmt(total, 1) if per else "–"
+            row[f"{label} s"] = _fmt(total, 1) if per and total > 0 else "–"
         rows.append(row)
     return rows
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Iterable
 
 # One training-pool attempt as raw selection reads it: (attempt id, theorem id, proof, gate status).
-# A store row of ``SELECT id, theorem_id, proof, gate FROM attempts`` unpacks to this.
 TrainAttempt = tuple[int, str, str, "str | None"]
 
 

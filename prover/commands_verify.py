@@ -141,11 +141,11 @@ def verify_command(
                 verifier = make_ray_verifier(name, address=ray_address, workers=workers, timeout_s=timeout,
                                              memory_mb=memory_mb)
             except RayUnavailable as err:
-                _fail(str(err))
+                fail(str(err))
         elif execution == "local":
             verifier = make_verifier(name, workers=workers, timeout_s=timeout, memory_mb=memory_mb)
         else:
-            _fail(f"--execution: expected local or ray, got {execution!r}")
+            fail(f"--execution: expected local or ray, got {execution!r}")
     except (ValueError, BackendUnavailable) as err:
         fail(str(err))
     with _progress() as bar:

@@ -8,8 +8,9 @@ from loop.config import ConfigError, RunConfig, dump_config, load_config, valida
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
-# Ablation grids (configs/ablate-*.yaml) have their own schema, checked in tests/test_ablate.py.
-RUN_CONFIGS = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.startswith("ablate"))
+# Ablation grids (configs/ablate-*.yaml) and the claims plan (configs/claims.yaml) have their own
+# schemas, checked in tests/test_ablate.py and tests/test_claims.py.
+RUN_CONFIGS = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.startswith(("ablate", "claims")))
 
 
 def test_the_configs_the_readme_and_tests_use_are_shipped():

@@ -41,7 +41,7 @@ def killing(phase: str, every_time: bool = False):
     def load(self, text):
         loaded = real(self, text)
         fresh = [m for m in _MARK.findall(text) if every_time or m not in used]
-        if fresh and ("Module ratchet__m_" in text) == (phase == "audit"):
+        if fresh and ("Print Assumptions" in text) == (phase == "audit"):
             used.add(fresh[0])
             kills.append(self.process.proc.pid)
             os.killpg(self.process.proc.pid, signal.SIGKILL)

@@ -30,7 +30,8 @@ def test_cost_table_gives_each_stage_its_share_of_wall_and_cpu():
     rounds = [{"round": 0, "cost": {"seconds": {"sample": 0.0, "verify": 30.0, "train": 0.0, "eval": 10.0},
                                     "cpu_seconds": {"sample": 0.0, "verify": 60.0, "train": 0.0, "eval": 20.0}}},
               {"round": 1, "cost": {"seconds": {"sample": 10.0, "verify": 10.0, "train": 20.0, "eval": 10.0}}}]
-    rows = _cost_table(SimpleNamespace(round_summaries=lambda: rounds))
+    from loop.summary import load_rounds
+    rows = _cost_table(SimpleNamespace(round_summaries=lambda: load_rounds(rounds)))
     assert rows[0]["verification (wall)"] == "75%" and rows[0]["evaluation (CPU)"] == "25%"
     assert rows[0]["wall s"] == "40.0" and rows[0]["CPU s"] == "80.0"
     assert rows[1]["training (wall)"] == "40%" and rows[1]["training (CPU)"] == "–"  # an older summary

@@ -41,7 +41,7 @@ def test_raw_admits_every_sample_with_its_multiplicity(tmp_path):
                                                                       "omega.": 1, "tauto.": 1}
     assert [r.attempt_id for r in got] == [r["id"] for r in stored if r["gate"] == "verified"]
     # no cap: a/1 keeps 7 rows where the deduplicating modes keep at most per_theorem_cap distinct ones
-    capped = select_admitted(s, 0, SelectConfig(per_theorem_cap=4, policy="replace"), warmstart=[], seed=0)
+    capped = select_admitted(s, 0, SelectConfig(per_theorem_cap=4, mode="replace"), warmstart=[], seed=0)
     assert sum(r.theorem_id == "a/1" for r in got) == 7
     assert sum(a.theorem_id == "a/1" for a in capped) == 4
 
