@@ -13,7 +13,7 @@ setup: $(STAMP) coq
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test,ray]'
+	$(PY) -m pip install -q -e '.[test,ray,tracking]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # Coq is the ground truth on machines without Lean; Debian ships it.
