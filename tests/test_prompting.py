@@ -9,7 +9,7 @@ import pytest
 from chat_fixtures import chat_tokenizer
 from prover.prompting import PromptFormat, Prompter, PromptInput, checked_text, family_input
 
-MINIF2F = Path("/work/shared/benchmarks/minif2f-lean4.jsonl")
+MINIF2F = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "minif2f-lean4.jsonl"
 
 
 def minif2f_row(name: str) -> dict:
