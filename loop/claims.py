@@ -395,7 +395,7 @@ def load_plan(path: str | Path) -> Plan:
 
 
 def _flat(d: dict) -> dict:
-    from loop.ablate.spec import flatten
+    from loop.config import flatten
     return flatten(d)
 
 

@@ -17,7 +17,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from loop.config import ConfigError, RunConfig, load_config
+from loop.config import ConfigError, RunConfig, flatten, load_config
 
 from loop.store import Stage
 
@@ -219,18 +219,9 @@ def _one_line(e: BaseException) -> str:
 
 def config_changes(stored: RunConfig, given: RunConfig) -> list[tuple[str, object, object]]:
     """(dotted key, stored value, given value) for every key whose value differs."""
-    a, b = _flatten(stored.model_dump(mode="json")), _flatten(given.model_dump(mode="json"))
+    a, b = flatten(stored.model_dump(mode="json")), flatten(given.model_dump(mode="json"))
     return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
-
-def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def resumable_config(stored: RunConfig, given: RunConfig, cfg_path: Path) -> RunConfig | None:

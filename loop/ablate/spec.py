@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loop.config import ConfigError, RunConfig, load_config, read_yaml_mapping, set_dotted, validate_config
+from loop.config import ConfigError, RunConfig, load_config, read_yaml_mapping, flatten, set_dotted, validate_config
 
 TOP_KEYS = ("name", "base_config", "base", "arms", "grid", "arm_timeout_s")
 # short names for the keys that are varied most; any other key is named by its dotted path
@@ -29,18 +29,6 @@ class Ablation:
     keys: list[str]  # every dotted key some arm sets, in order of appearance
     arms: list[Arm]
     arm_timeout_s: float | None = None
-
-
-def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}, "c.d": 2} -> {"a.b": 1, "c.d": 2}. No config value is itself a mapping."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, dotted + "."))
-        else:
-            out[dotted] = value
-    return out
 
 
 def _with_values(base: dict, values: dict[str, Any]) -> dict:

@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from loop.ablate.spec import flatten
+from loop.config import flatten
 from loop.config import load_config
 from loop.summary import Forgetting, PoolStats, RoundSummary, load_rounds
 
