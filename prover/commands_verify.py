@@ -221,12 +221,20 @@ def bench_verify_command(
     memory_mb: int = typer.Option(2048, min=128, help="address-space limit per prover process (MiB)"),
     seed: int = typer.Option(0, help="corpus seed"),
     corpus: str = typer.Option(None, help="a verify JSONL file to time instead of the mixed corpus"),
+    fresh: bool = typer.Option(True, "--fresh/--no-fresh", metavar="",
+                               help="time a fresh coqc per proof (the slow part; --no-fresh skips it)"),
+    two_phase: bool = typer.Option(False, "--two-phase", metavar="",
+                                   help="also time the pool's two-phase mode on the same corpus, side by side"),
 ) -> None:
     """Time the pooled verifier against a fresh prover process per proof, on the same corpus.
 
     Also times one coqc run over a single file of the proofs the pool verified (the prover's
     own cost). Prints a table; the last line is JSON with pooled_per_s, fresh_per_s, speedup,
     cpu_ratio_to_single_file and agreement.
+
+    Examples: `ratchet bench verify` (the mixed corpus, 200 proofs);
+    `ratchet bench verify --corpus r2.jsonl --no-fresh --two-phase` (a round's verified
+    proofs against the single file, both pool modes).
     """
     from prover.bench import bench_verify, print_bench
 
@@ -234,7 +242,7 @@ def bench_verify_command(
         fail("bench verify supports --backend coq only (the fresh-process baseline is coqc)")
     try:
         result = bench_verify(n=n, workers=workers, timeout_s=timeout, memory_mb=memory_mb, seed=seed,
-                              corpus=corpus)
+                              corpus=corpus, fresh=fresh, two_phase=two_phase)
     except (OSError, ValueError) as err:
         fail(f"--corpus: {err}")
     print_bench(result)

@@ -34,9 +34,10 @@ def tasks_of(pairs, names=None):
     return [ProofTask(id=str(i), statement=s, proof=p, name=n) for i, ((s, p), n) in enumerate(zip(pairs, names))]
 
 
-@pytest.fixture(scope="module")
-def pool():
-    with CoqVerifier(workers=1, timeout_s=5.0, header=FALLBACK_HEADER) as v:
+@pytest.fixture(scope="module", params=[True, False], ids=["single-pass", "two-phase"])
+def pool(request):
+    """The pool in each of its modes: proofs kept in place, and phase 1 plus the audit."""
+    with CoqVerifier(workers=1, timeout_s=5.0, header=FALLBACK_HEADER, single_pass=request.param) as v:
         yield v
 
 
@@ -69,9 +70,11 @@ BEHIND_THE_SCREEN = [
     # Redefine a name the statement uses, so that re-reading the statement would mean something easy.
     ("False", "Abort.\nDefinition False := True.\nTheorem ratchet_goal : False.\nProof.\nexact I.",
      Status.REJECTED, "does not prove the stated statement"),
-    # Turn the guard checker off and prove False by a non-terminating fixpoint.
+    # Turn the guard checker off and prove False by a non-terminating fixpoint. The two-phase
+    # audit finds it in the assumptions; the single pass runs the proof inside a section, where
+    # Coq refuses to change typing flags at all. (reason text: two-phase, single pass)
     ("False", "Unset Guard Checking.\nexact ((fix f (n : nat) : False := f n) 0).",
-     Status.REJECTED, "assumed to be guarded"),
+     Status.REJECTED, ("assumed to be guarded", "Changing typing flags inside sections is not allowed")),
     # Give the goal up: no goal is left in focus, but Qed (run in the audit) refuses given-up goals.
     ("False", "admit.", Status.REJECTED, "given up"),
     # Close the proof early with Admitted: what the framework runs after the body finds no proof.
@@ -89,6 +92,7 @@ def test_prover_side_checks_catch_cheats_the_screen_would_have_stopped(pool):
     with screen_off():
         verdicts = pool.verify(tasks_of([(s, p) for s, p, _, _ in BEHIND_THE_SCREEN] + [("True", "exact I.")]))
     for (s, p, status, text), got in zip(BEHIND_THE_SCREEN, verdicts):
+        text = text if isinstance(text, str) else text[pool.single_pass]
         assert got.status is status and text in got.reason, (p, got)
     assert verdicts[-1].status is Status.VERIFIED  # and the worker still judges the next proof rightly
 
@@ -121,7 +125,8 @@ def test_nothing_a_proof_does_survives_into_the_next_proof(pool, first_s, first,
 
 
 def test_the_leak_cases_do_leak_when_the_load_is_not_undone():
-    """The isolation test above has teeth: when a Load is not undone, the sound leaks get through.
+    """The isolation test above has teeth in the two-phase mode: when a Load is not undone, the
+    sound leaks get through.
 
     The file's last sentence is made to succeed (it closes the open proof instead of failing),
     and the worker is told to trust its state anyway.
@@ -130,11 +135,28 @@ def test_the_leak_cases_do_leak_when_the_load_is_not_undone():
     with screen_off(), mock.patch.object(worker_module, "_undo", lambda nonce: "Abort.\n"), \
             mock.patch.object(worker_module, "_undone", lambda err, nonce: True), \
             mock.patch.object(worker_module.CoqWorker, "_restored", staticmethod(lambda err: True)):
-        with CoqVerifier(workers=1, timeout_s=5.0, header=FALLBACK_HEADER) as v:
+        with CoqVerifier(workers=1, timeout_s=5.0, header=FALLBACK_HEADER, single_pass=False) as v:
             for first_s, first, second_s, second, _ in sound:
                 out = v.verify(tasks_of([(first_s, first), (second_s, second)], ["first", "second"]))
                 assert out[1].status is Status.VERIFIED, (second, out[1])
                 v.close()  # a fresh worker for the next pair: nothing resets it in this test
+
+
+def test_the_leak_cases_do_leak_when_kept_proofs_are_not_enclosed():
+    """The isolation test above has teeth in the single pass: a proof that succeeds is kept, and
+    only its module and section keep what it did from the next proof. Without them, the sound
+    leaks get through, except into a statement: statements are bound before any proof is kept,
+    so one that needs the leaked notation does not elaborate."""
+    sound = [leak for leak in LEAKS if leak[4]]
+    with screen_off(), mock.patch.object(worker_module, "_enclosed", lambda a, sentences: (sentences, "")):
+        with CoqVerifier(workers=1, timeout_s=5.0, header=FALLBACK_HEADER) as v:
+            for first_s, first, second_s, second, _ in sound:
+                out = v.verify(tasks_of([(first_s, first), (second_s, second)], ["first", "second"]))
+                if "ratchet_two" in second_s:
+                    assert out[1].status is Status.ERROR and "does not elaborate" in out[1].reason, out[1]
+                else:
+                    assert out[1].status is Status.VERIFIED, (second, out[1])
+                v.close()  # a fresh worker for the next pair
 
 
 # Proofs that print text from the verifier's own vocabulary. The valid ones must verify, the
@@ -168,3 +190,16 @@ def test_protocol_text_verdicts_agree_with_a_fresh_coqc():
         fresh = list(ex.map(lambda t: fresh_verify(t, header=FALLBACK_HEADER),
                             tasks_of([(s, p) for s, p, _ in PROTOCOL_TEXT])))
     assert [f.status for f in fresh] == [want for _, _, want in PROTOCOL_TEXT], [f.reason for f in fresh]
+
+
+def test_a_failure_next_to_a_kept_proof_is_judged_again_on_a_clean_worker():
+    """The single pass: a proof that fails while another is kept is judged once more after the
+    worker is reset, and that verdict is the one it gets. Here the kept proof (screen off) sets a
+    global option that makes the next proof fail; alone, the next proof verifies."""
+    first = ("True", 'exact I.\nGlobal Set Default Goal Selector "!".')
+    second = ("True /\\ True", "split. exact I. exact I.")
+    with screen_off(), CoqVerifier(workers=1, timeout_s=5.0, header=FALLBACK_HEADER) as v:
+        alone = v.verify(tasks_of([second]))
+        after = v.verify(tasks_of([first, second], ["first", "second"]))
+    assert alone[0].status is Status.VERIFIED, alone
+    assert after[1].status is Status.VERIFIED, after

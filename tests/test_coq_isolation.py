@@ -52,9 +52,10 @@ def tasks(*pairs):
     return [ProofTask(id=str(i), statement=s, proof=p) for i, (s, p) in enumerate(pairs)]
 
 
-@pytest.fixture(scope="module")
-def pool():
-    with CoqVerifier(workers=1, timeout_s=10.0, header=FALLBACK_HEADER) as v:
+@pytest.fixture(scope="module", params=[True, False], ids=["single-pass", "two-phase"])
+def pool(request):
+    """The pool in each of its modes: proofs kept in place, and phase 1 plus the audit."""
+    with CoqVerifier(workers=1, timeout_s=10.0, header=FALLBACK_HEADER, single_pass=request.param) as v:
         yield v
 
 
@@ -88,10 +89,21 @@ def test_a_lemma_planted_with_abstract_is_out_of_reach_even_past_the_screen(pool
 def test_the_leaks_get_through_when_the_proofs_are_replayed_without_modules():
     """Replayed side by side at the top level, as before issue 12, every pair above leaks."""
     leaky = mock.patch.object(worker_module, "_in_module", lambda module, theorem, text: (theorem, text))
-    with leaky, CoqVerifier(workers=1, timeout_s=10.0, header=FALLBACK_HEADER) as v:
+    with leaky, CoqVerifier(workers=1, timeout_s=10.0, header=FALLBACK_HEADER, single_pass=False) as v:
         for first_s, first, second_s, second in LEAKS.values():
             out = v.verify(tasks((first_s, first), (second_s, second)))
             assert out[1].status is Status.VERIFIED, out
+
+
+def test_the_leaks_get_through_when_kept_proofs_are_not_enclosed():
+    """The single pass keeps a proof that succeeds; without its module and section, every pair leaks."""
+    leaky = mock.patch.object(worker_module, "_enclosed", lambda a, sentences: (sentences, ""))
+    with leaky, CoqVerifier(workers=1, timeout_s=10.0, header=FALLBACK_HEADER) as v:
+        for first_s, first, second_s, second in LEAKS.values():
+            out = v.verify([ProofTask(id="0", statement=first_s, proof=first, name="first"),
+                            ProofTask(id="1", statement=second_s, proof=second, name="second")])
+            assert out[1].status is Status.VERIFIED, out
+            v.close()  # a fresh worker for the next pair
 
 
 def test_transparent_abstract_is_judged_as_coqc_judges_it(pool):

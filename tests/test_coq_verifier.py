@@ -47,9 +47,10 @@ def task(i, statement, proof, name="ratchet_goal"):
     return ProofTask(id=str(i), statement=statement, proof=proof, name=name)
 
 
-@pytest.fixture(scope="module")
-def pool():
-    with CoqVerifier(workers=2, timeout_s=10.0, header=FALLBACK_HEADER) as v:
+@pytest.fixture(scope="module", params=[True, False], ids=["single-pass", "two-phase"])
+def pool(request):
+    """The pool in each of its modes: proofs kept in place, and phase 1 plus the audit."""
+    with CoqVerifier(workers=2, timeout_s=10.0, header=FALLBACK_HEADER, single_pass=request.param) as v:
         yield v
 
 

@@ -1,5 +1,23 @@
 """The pooled Coq verifier: N persistent coqtop workers checking proofs concurrently.
 
+Single pass (the default)
+-------------------------
+Each proof runs once, to ``Qed``, and what compiles and proves its statement
+is kept on its worker (``prover.coq.worker``, "Single pass"); the kept proofs'
+assumptions are printed together every ``keep_up_to`` proofs, and a proof
+that failed while others were kept is judged again on a reset worker. The
+admission rule is the one below, checked in one file per proof instead of
+two phases: the static screen and the statement and name checks; the
+statement elaborates under the header (else ``error``) and a theorem of that
+name can be declared (else ``error``); every tactic runs, no goal is left,
+``Qed`` succeeds; what the name denotes inhabits the statement as bound before
+any proof was kept; ``Print Assumptions`` answers "Closed under the global
+context". The single pass is about twice as cheap in prover CPU as the two
+phases on a batch of correct proofs (which is what a round is once the
+policy improves): their tactics run once, not twice.
+
+Two-phase mode (``single_pass=False``, or a header that leaves a section open)
+-----------------------------------------------------------------------------
 Admission, in order (the first that fails decides the verdict):
 
 1. the static screen (``prover.coq.screen``) on the body, and sanity checks
@@ -41,13 +59,13 @@ import re
 import subprocess
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Callable, Sequence
 
 from prover.coq.header import default_header
 from prover.coq.screen import check_coq_name, check_coq_screen, check_coq_statement
-from prover.coq.process import find_program
-from prover.coq.worker import (Audit, CoqInfraError, CoqWorker, Phase1, axioms_reason, closed, first_error,
+from prover.coq.process import OutputLimit, ProcessDied, ProcessTimeout, find_program
+from prover.coq.worker import (Audit, CoqInfraError, CoqWorker, Kept, Phase1, axioms_reason, closed, first_error,
                                own_name)
 from prover.verdict import Progress, ProofTask, Status, Verdict
 
@@ -242,13 +260,18 @@ class CoqVerifier:
 
     def __init__(self, workers: int = 2, timeout_s: float = 10.0, memory_mb: int = 2048,
                  recycle_after: int = 500, header: str | None = None, chunk_size: int = 128,
-                 max_output_bytes: int = 1_000_000, coqtop: str = "coqtop", phase1_chunk: int = 8):
+                 max_output_bytes: int = 1_000_000, coqtop: str = "coqtop", phase1_chunk: int = 8,
+                 single_pass: bool = True, keep_up_to: int = 512):
         """``chunk_size`` caps an audit group (one ``Print Assumptions`` each); ``phase1_chunk`` is
-        how many proofs a worker takes from the queue at a time in phase 1."""
+        how many proofs a worker takes from the queue at a time. ``single_pass`` runs every
+        proof once and keeps it in place (see the module docstring); False, or a header under
+        which proofs cannot be kept in modules, runs phase 1 and the audit instead. ``keep_up_to``
+        caps how many proofs a worker keeps before it prints their assumptions (one
+        ``Print Assumptions`` each time, about 0.3 s, and what a killed worker loses)."""
         if workers < 1 or timeout_s <= 0 or memory_mb < 128 or recycle_after < 1 or chunk_size < 1 \
-                or phase1_chunk < 1:
-            raise ValueError("workers, recycle_after, chunk_size and phase1_chunk must be >= 1, timeout_s > 0, "
-                             "memory_mb >= 128")
+                or phase1_chunk < 1 or keep_up_to < 1:
+            raise ValueError("workers, recycle_after, chunk_size, phase1_chunk and keep_up_to must be >= 1, "
+                             "timeout_s > 0, memory_mb >= 128")
         self.workers = workers
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
@@ -258,6 +281,8 @@ class CoqVerifier:
         self.phase1_chunk = phase1_chunk
         self.max_output_bytes = max_output_bytes
         self.coqtop = coqtop
+        self.single_pass = single_pass
+        self.keep_up_to = keep_up_to
         self._slots = [_Slot(self) for _ in range(workers)]
         self._version: str | None = None
         self._busy = threading.Lock()
@@ -275,7 +300,19 @@ class CoqVerifier:
         finally:
             self._busy.release()
 
+    def _keeps(self) -> bool:
+        """Whether this pool runs the single pass: asked for, and the header lets proofs be kept in modules."""
+        if not self.single_pass:
+            return False
+        try:
+            return self._slots[0].ensure().modules_ok()
+        except (CoqInfraError, ProcessTimeout, ProcessDied, OutputLimit):
+            self._slots[0].drop()
+            return False  # the two-phase path reports what is wrong with the header, proof by proof
+
     def _verify(self, tasks: list[ProofTask], progress: Progress | None) -> list[Verdict]:
+        if self._keeps():
+            return _SinglePass(self, tasks, progress).run()
         verdicts: list[Verdict | None] = [precheck(t) for t in tasks]
         pending = deque(i for i, v in enumerate(verdicts) if v is None)
         if progress and len(pending) < len(tasks):
@@ -322,31 +359,38 @@ class CoqVerifier:
         self._on_slots(queue, lambda: 1, phase2)
         return verdicts  # type: ignore[return-value]  (every index was filled)
 
-    def _on_slots(self, queue: deque, size: Callable[[], int], work) -> None:
+    def _on_slots(self, queue: deque, size: Callable[[], int], work,
+                  own: Callable[[_Slot], bool] = lambda slot: False) -> None:
         """Run ``work(slot, items)`` on every slot's thread until ``queue`` is empty.
 
         Each call takes up to ``size()`` items and returns those it could not do,
-        which go back to the front of the queue for any slot. The first
-        exception raised on a slot's thread is raised here once all have stopped.
+        which go back to the front of the queue for any slot. A slot for which
+        ``own(slot)`` is true has work of its own: when the queue has nothing for it,
+        it calls ``work(slot, None)`` instead of waiting. The first exception raised
+        on a slot's thread is raised here once all have stopped.
         """
         cond = threading.Condition()
         in_flight = 0  # calls running: one that returns items may refill an empty queue
         failures: list[BaseException] = []
 
-        def take() -> list:
-            """The next items; waits while others are busy and might put work back; [] when all is done."""
+        def take(slot: _Slot) -> list | None:
+            """The next items, or None for the slot's own work; waits while others are busy and
+            might put work back; [] when all is done."""
             nonlocal in_flight
             with cond:
-                while not queue and in_flight:
+                while not queue and in_flight and not own(slot):
                     cond.wait()
                 items = [queue.popleft() for _ in range(min(size(), len(queue)))]
+                if not items and own(slot):
+                    in_flight += 1
+                    return None
                 in_flight += bool(items)
                 return items
 
         def serve(slot: _Slot) -> None:
             nonlocal in_flight
             try:
-                while items := take():
+                while (items := take(slot)) is None or items:
                     back = items
                     try:
                         back = work(slot, items)
@@ -376,3 +420,183 @@ class CoqVerifier:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _SinglePass:
+    """One ``verify`` call on the single pass (module docstring, "Single pass").
+
+    Each slot takes chunks of proofs from a shared queue and commits them on its
+    worker; the proofs that compile and prove their statement are kept there. When a
+    slot holds ``keep_up_to`` kept proofs, or the queue has nothing for it, it flushes:
+    one ``Print Assumptions`` over all it keeps (halves again only if that is not
+    closed), a reset to the header's state, and then the failures that happened while
+    something was kept are judged again on the clean worker, whose verdict is final.
+    A worker that has to be killed loses what it kept: those proofs go back to the queue.
+    """
+
+    def __init__(self, pool: "CoqVerifier", tasks: list[ProofTask], progress: Progress | None):
+        self.pool, self.tasks, self.progress = pool, tasks, progress
+        self.verdicts: list[Verdict | None] = [precheck(t) for t in tasks]
+        self.statements = list(dict.fromkeys(t.statement for t, v in zip(tasks, self.verdicts) if v is None))
+        self.lock = threading.Lock()
+        # Per slot: (task index, check name, seconds) of the proofs its worker keeps, and the
+        # indices of the failures to judge again once nothing is kept.
+        self.kept: dict[int, list[tuple[int, str, float]]] = {id(s): [] for s in pool._slots}
+        self.again: dict[int, list[int]] = {id(s): [] for s in pool._slots}
+        self.lost: Counter = Counter()  # how often a proof was lost with a worker while its assumptions were printed
+        self._infra = ""
+
+    def run(self) -> list[Verdict]:
+        pending = deque(i for i, v in enumerate(self.verdicts) if v is None)
+        if self.progress and len(pending) < len(self.tasks):
+            self.progress(len(self.tasks) - len(pending))
+        workers = self.pool.workers
+
+        def size() -> int:
+            return min(self.pool.phase1_chunk, max(1, len(pending) // (2 * workers)))
+
+        self.pool._on_slots(pending, size, self.work, own=self.own)
+        return self.verdicts  # type: ignore[return-value]  (every index was filled)
+
+    def own(self, slot: "_Slot") -> bool:
+        return bool(self.kept[id(slot)] or self.again[id(slot)])
+
+    def _final(self, pairs: list[tuple[int, Verdict]]) -> None:
+        with self.lock:
+            for i, v in pairs:
+                assert self.verdicts[i] is None, f"task {i} judged twice"
+                self.verdicts[i] = v
+            if self.progress and pairs:
+                self.progress(len(pairs))
+
+    def _ready(self, slot: "_Slot") -> CoqWorker | None:
+        """The slot's worker with every statement of the batch bound; None if no worker can start."""
+        try:
+            if not self.kept[id(slot)]:
+                worker = slot.ensure()  # recycles a worker that has judged enough, but never one that keeps proofs
+            else:
+                worker = slot.worker
+                assert worker is not None
+            if worker.kept == 0 and not worker.bind(self.statements, self.pool.timeout_s):
+                slot.drop()
+                worker = slot.ensure()
+                if not worker.bind(self.statements, self.pool.timeout_s):
+                    raise CoqInfraError("the statements could not be bound on a fresh worker")
+            return worker
+        except CoqInfraError as err:
+            slot.drop()
+            self._infra = str(err)
+            return None
+
+    def work(self, slot: "_Slot", items: list[int | None]) -> list[int]:
+        """Commit a chunk from the queue (``items``), or flush what the slot holds (``items`` is None)."""
+        if items is None:
+            return self.flush(slot)
+        worker = self._ready(slot)
+        if worker is None:
+            self._final([(i, Verdict(Status.ERROR, f"error: {self._infra}")) for i in items])
+            return []
+        bad = [(i, v) for i in items if isinstance(v := worker.statements.get(self.tasks[i].statement), Verdict)]
+        self._final(bad)
+        todo = [i for i in items if not isinstance(worker.statements.get(self.tasks[i].statement), Verdict)]
+        back = self.commit(slot, worker, todo)
+        if len(self.kept[id(slot)]) >= self.pool.keep_up_to:
+            back += self.flush(slot)
+        return back
+
+    def commit(self, slot: "_Slot", worker: CoqWorker, todo: list[int]) -> list[int]:
+        """Commit ``todo`` on ``worker``; returns what must go back to the queue."""
+        if not todo:
+            return []
+        kept, again = self.kept[id(slot)], self.again[id(slot)]
+        done, healthy = worker.commit([self.tasks[i] for i in todo], self.pool.timeout_s)
+        final = []
+        for i, r in zip(todo, done):
+            dirty = bool(kept)  # something else was kept when this proof ran
+            if r.check is not None:
+                kept.append((i, r.check, r.seconds))
+            elif r.crashed:
+                continue  # handled below, once the worker is gone
+            elif dirty:
+                again.append(i)
+            else:
+                final.append((i, r.verdict))
+        self._final(final)
+        back = todo[len(done):]
+        if not healthy:
+            slot.drop()
+            back = [i for i, _, _ in kept] + back  # what the killed worker kept is lost: commit it again
+            kept.clear()
+        if done and done[-1].crashed:
+            back += self.crashed(slot, todo[len(done) - 1], done[-1])
+        return back
+
+    def crashed(self, slot: "_Slot", i: int, first: Kept) -> list[int]:
+        """A proof under which coqtop died: once more, alone, on a fresh worker (a second crash rejects it)."""
+        worker = self._ready(slot)
+        if worker is None:
+            self._final([(i, Verdict(Status.ERROR, f"error: {self._infra}", seconds=first.seconds))])
+            return []
+        (again,), healthy = worker.commit([self.tasks[i]], self.pool.timeout_s)
+        if again.check is not None:
+            self.kept[id(slot)].append((i, again.check, first.seconds + again.seconds))
+        elif again.crashed:
+            self._final([(i, _crashed_twice(first.verdict.reason, again.verdict.reason,
+                                            first.seconds + again.seconds))])
+        else:
+            self._final([(i, again.verdict)])  # the fresh worker kept nothing: the verdict is its own
+        if not healthy:
+            slot.drop()
+            if again.check is not None:  # cannot happen (a kept proof leaves the worker healthy); be safe
+                self.kept[id(slot)].clear()
+                return [i]
+        return []
+
+    def flush(self, slot: "_Slot") -> list[int]:
+        """Judge the assumptions of everything kept, reset, and judge the waiting failures again."""
+        back: list[int] = []
+        while self.kept[id(slot)] or self.again[id(slot)]:
+            kept, again = self.kept[id(slot)], self.again[id(slot)]
+            if kept:
+                group = list(kept)
+                kept.clear()
+                back += self.assumptions(slot, group)
+                if slot.worker is not None and not slot.worker.reset():
+                    slot.drop()
+            if again and not kept:
+                redo = list(again)
+                again.clear()
+                worker = self._ready(slot)
+                if worker is None:
+                    self._final([(i, Verdict(Status.ERROR, f"error: {self._infra}")) for i in redo])
+                    continue
+                back += self.commit(slot, worker, redo)  # the first runs on a clean worker: final
+        return back
+
+    def assumptions(self, slot: "_Slot", group: list[tuple[int, str, float]]) -> list[int]:
+        """Final verdicts for kept proofs from ``Print Assumptions``; returns what must be committed again."""
+        worker = slot.worker
+        assert worker is not None
+        start = time.monotonic()
+        result = worker.assume([c for _, c, _ in group], self.pool.timeout_s + sum(s for _, _, s in group))
+        share = (time.monotonic() - start) / len(group)
+        if result.outcome != "assumptions":
+            slot.drop()  # killed, or not to be trusted: what it kept is lost
+            self.lost.update(i for i, _, _ in group)
+            twice = [(i, s) for i, _, s in group if self.lost[i] >= 2]
+            for i, s in twice:  # lost twice: replay it alone, as the two-phase audit does, and believe that
+                self._final([(i, slot.audit([self.tasks[i]], [s])[0])])
+            return [i for i, _, _ in group if self.lost[i] < 2]
+        if closed(result.lines):
+            self._final([(i, Verdict(Status.VERIFIED, "verified", seconds=s + share)) for i, _, s in group])
+            return []
+        if len(group) == 1:
+            (i, _, s), = group
+            lines = own_name(result.lines, self.tasks[i].name)
+            self._final([(i, Verdict(Status.REJECTED, axioms_reason(lines), tuple(lines), s + share))])
+            return []
+        half = len(group) // 2
+        back = self.assumptions(slot, group[:half])
+        if slot.worker is not worker:  # the first half killed the worker: the second half was lost with it
+            return back + [i for i, _, _ in group[half:]]
+        return back + self.assumptions(slot, group[half:])

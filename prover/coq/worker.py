@@ -1,4 +1,4 @@
-"""One persistent ``coqtop`` process: the header loaded once, then many proofs, each undone after use.
+"""One persistent ``coqtop`` process: the header loaded once, then many proofs, each undone or kept in place.
 
 Each proof is a file, run with ``Load``
 ---------------------------------------
@@ -38,6 +38,61 @@ Neither answer occurs in the request text (which says ``Locate ...`` and
 ``Set Ratchet_...`` without quotes), so neither an echo of the input in an
 error message nor a proof's output can forge it, and what each stream says
 between two marks belongs to the command between them.
+
+Single pass: proofs kept in place (the pool's default)
+-----------------------------------------------------
+Running a proof's tactics is most of what checking it costs, so the pool runs
+them once. Before any proof, every statement of the batch is bound, in the
+environment the header made, under a name no proof can guess (``bind``)::
+
+    Definition ratchet__st_<s> : Type := (<statement>).   (one for each distinct statement)
+    Definition ratchet__base_<r> := Prop.                  (the marker ``reset`` returns to)
+
+Then each proof is one Load that, unlike the files below, has no failing last
+sentence (``commit``)::
+
+    Theorem <name> : <statement>.
+    Abort.
+    Locate ratchet__s_<a>.                  -> stdout: it can be stated where coqc would state it
+    Module ratchet__m_<k>.
+    Section ratchet__x_<k>.
+    Theorem <name> : <statement>.
+    Proof.
+    <body>
+    Unshelve.
+    all: fail "ratchet__open_<c>".
+    Locate ratchet__s_<b>.                  -> stdout: every tactic ran and no goal is left
+    Qed.                                    -> the kernel checks the term
+    End ratchet__x_<k>.
+    End ratchet__m_<k>.
+    Locate ratchet__s_<d>.                  -> stdout: it compiled
+    Definition ratchet__chk_<k> : ratchet__st_<s> := ratchet__m_<k>.<name>.
+    Locate ratchet__s_<e>.                  -> stdout: it proves the statement as bound
+
+A proof that fails anywhere is undone with its Load, as always. One that gets
+through is kept: its module stays, so its term can be audited later without
+running its tactics again. The module and section are named by nonces, so no
+proof can end them early or import them: whatever a kept proof's tactics
+declare is out of reach of every later proof, and what a section keeps local
+(hints, notations, options, tactic definitions) ends with it; Coq also refuses
+to change the kernel's typing flags inside a section. The statement each proof
+is checked against was bound before anything was kept, so what earlier proofs
+did cannot change what a later one must prove.
+
+Every so many kept proofs, the pool prints their assumptions together
+(``assume``: one ``Print Assumptions`` over a list of all of them, undone
+after) and returns to the marker (``reset``: ``Reset``, which drops every kept
+module and keeps the bound statements). A proof that failed while others were
+kept is judged again after the reset, in the header's environment alone, and
+that verdict is final; so a kept proof can never make another one fail.
+
+What isolation rests on here: nothing a tactic can do outlives a module and a
+section. A vernacular command can (one with a ``Global`` attribute, or
+``Require``), which is why the static screen refuses every sentence of a body
+that is not a tactic; the two-phase mode below (``check`` then ``audit``, in
+which every proof first runs alone and is undone) does not depend on that, and
+is what the pool runs where modules cannot be used (a header that leaves a
+section open: ``modules_ok``).
 
 What one proof's file says (phase 1)
 ------------------------------------
@@ -239,12 +294,27 @@ class Audit:
     failed: int | None = None
 
 
-_INTERNAL_NAME = re.compile(r"(?:ratchet__m_[0-9a-f]+_\d+\.)?ratchet__(?:pa|chk|acc)_[0-9a-f]+(?:_\d+)?")
+@dataclass
+class Kept:
+    """What running one proof to its end in place (``CoqWorker.commit``) showed.
+
+    ``check`` names the definition that now holds a proof that compiled and proves its
+    statement: the proof is kept on the worker, and only its assumptions are left to
+    judge. Otherwise ``verdict`` says why not (``crashed`` as for ``Phase1``).
+    """
+    verdict: Verdict | None
+    seconds: float
+    check: str | None = None
+    crashed: bool = False
+
+
+_MODULE_PREFIX = re.compile(r"ratchet__m_[0-9a-f]+(?:_\d+)?\.")
+_INTERNAL_NAME = re.compile(r"ratchet__(?:pa|chk|acc)_[0-9a-f]+(?:_\d+)?")
 
 
 def own_name(lines: list[str] | tuple[str, ...], name: str) -> list[str]:
-    """Coq's messages about a replayed proof, with its internal name replaced by the task's own."""
-    return [_INTERNAL_NAME.sub(name, ln) for ln in lines]
+    """Coq's messages about a replayed or kept proof, with its internal names replaced by the task's own."""
+    return [_INTERNAL_NAME.sub(name, _MODULE_PREFIX.sub("", ln)) for ln in lines]
 
 
 class CoqWorker:
@@ -254,6 +324,13 @@ class CoqWorker:
         if path is None:
             raise CoqInfraError(f"{coqtop} not found on PATH; install Coq (Debian/Ubuntu: apt-get install coq)")
         self.uses = 0
+        # Single pass (see "Proofs kept in place" above): statement text -> the name it is bound
+        # to on this worker, or the verdict for a statement that does not elaborate; the marker
+        # that ``reset`` returns to; how many proofs are kept since the last reset.
+        self.statements: dict[str, str | Verdict] = {}
+        self.marker: str | None = None
+        self.kept = 0
+        self._modules: bool | None = None
         self.process = Interactive([path, *COQ_FLAGS], memory_mb, max_output_bytes)
         self.files = Path(self.process.workdir)  # proofs are written here; it goes when the process does
         n = _nonce()
@@ -291,6 +368,23 @@ class CoqWorker:
         path.write_text(text, encoding="utf-8")
         return f"Load {_coq_string(str(path))}.\n", path
 
+    def _read_proof(self, nonce: str, start: float, timeout_s: float
+                    ) -> tuple[list[str], list[str], tuple[Verdict, float, bool] | None]:
+        """(stdout, stderr, None) of one proof's part, read up to its mark within ``timeout_s`` of
+        ``start``; or ([], [], (verdict, seconds, crashed)) when the worker has to be killed."""
+        try:
+            out, err = _read_part(self.process, nonce, start + timeout_s)
+            return out, err, None
+        except ProcessTimeout:
+            return [], [], (Verdict(Status.TIMEOUT, f"timeout after {timeout_s:.1f}s", seconds=timeout_s),
+                            timeout_s, False)
+        except ProcessDied as died:
+            took = time.monotonic() - start
+            return [], [], (Verdict(Status.REJECTED, _died(died), seconds=took), took, True)
+        except OutputLimit as exc:
+            took = time.monotonic() - start
+            return [], [], (Verdict(Status.REJECTED, f"rejected: output limit ({exc})", seconds=took), took, False)
+
     # -- phase 1: run each proof's tactics in the pristine environment -------------------------
 
     def check(self, tasks: list[ProofTask], timeout_s: float) -> tuple[list[Phase1], bool]:
@@ -319,20 +413,9 @@ class CoqWorker:
         start = time.monotonic()
         try:
             for t, n in zip(tasks, plans):
-                try:
-                    out, err = _read_part(self.process, n[5], start + timeout_s)
-                except ProcessTimeout:
-                    results.append(Phase1(Verdict(Status.TIMEOUT, f"timeout after {timeout_s:.1f}s",
-                                                  seconds=timeout_s), timeout_s))
-                    return results, False
-                except ProcessDied as died:
-                    took = time.monotonic() - start
-                    results.append(Phase1(Verdict(Status.REJECTED, _died(died), seconds=took), took, crashed=True))
-                    return results, False
-                except OutputLimit as exc:
-                    took = time.monotonic() - start
-                    results.append(Phase1(Verdict(Status.REJECTED, f"rejected: output limit ({exc})",
-                                                  seconds=took), took))
+                out, err, killed = self._read_proof(n[5], start, timeout_s)
+                if killed is not None:
+                    results.append(Phase1(*killed))
                     return results, False
                 now = time.monotonic()
                 seconds, start = now - start, now
@@ -379,6 +462,21 @@ class CoqWorker:
             return Verdict(Status.REJECTED, f"rejected: {why or 'the proof did not run'}", all_errors(err), seconds)
         return None
 
+    def _run_file(self, text: str, timeout_s: float) -> tuple[list[str], list[str]] | Audit:
+        """Load ``text`` as one file: (stdout, stderr) up to a mark after it, or the Audit that says
+        why the worker has to be killed (timeout, death, output flood)."""
+        command, path = self._load(text)
+        try:
+            return self._send_part(command, timeout_s)
+        except ProcessTimeout:
+            return Audit("timeout", [])
+        except ProcessDied as died:
+            return Audit("died", [_died(died)])
+        except OutputLimit as exc:
+            return Audit("output", [str(exc)])
+        finally:
+            path.unlink(missing_ok=True)
+
     # -- phase 2: compile the passed proofs again, keep them, print their assumptions ----------
 
     def audit(self, tasks: list[ProofTask], timeout_s: float) -> Audit:
@@ -416,18 +514,10 @@ class CoqWorker:
         # Every replayed proof has run by the first Locate: nothing after it is the proofs' output.
         parts.append(f"Locate ratchet__s_{n[0]}.\nPrint Assumptions ratchet__acc_{tag}_{k}.\n"
                      f"Locate ratchet__s_{n[1]}.\n{_undo(n[2])}")
-        command, path = self._load("".join(parts))
-        self.process.send(command + _mark(n[3]))
-        try:
-            out, err = _read_part(self.process, n[3], time.monotonic() + timeout_s)
-        except ProcessTimeout:
-            return Audit("timeout", [])
-        except ProcessDied as died:
-            return Audit("died", [_died(died)])
-        except OutputLimit as exc:
-            return Audit("output", [str(exc)])
-        finally:
-            path.unlink(missing_ok=True)
+        answer = self._run_file("".join(parts), timeout_s)
+        if isinstance(answer, Audit):
+            return answer
+        out, err = answer
         if not self._restored(err):
             return Audit("unknown", ["the replay was not undone"])
         at = 0
@@ -443,6 +533,213 @@ class CoqWorker:
         if begin is None or end is None or not _undone(err, n[2]):
             return Audit("unknown", list(all_errors(err)) or ["Print Assumptions gave no answer"])
         return Audit("assumptions", out[begin:end - 1])
+
+
+    # -- single pass: every proof run once, to its end, and kept in place ------------------------
+
+    def _send_part(self, text: str, timeout_s: float) -> tuple[list[str], list[str]]:
+        """Send ``text`` and read both streams up to a mark after it (raises as ``_read_part``)."""
+        n = _nonce()
+        self.process.send(text + _mark(n))
+        return _read_part(self.process, n, time.monotonic() + timeout_s)
+
+    def modules_ok(self, timeout_s: float = 60.0) -> bool:
+        """Whether a proof can be kept here in a module and section of its own.
+
+        False where the header leaves a section open (Coq refuses modules inside sections):
+        such a worker can only run the two-phase ``check`` and ``audit``.
+        """
+        if self._modules is None:
+            n, u = _nonce(), _nonce()
+            command, path = self._load(f"Module ratchet__m_{n}.\nSection ratchet__x_{n}.\nEnd ratchet__x_{n}.\n"
+                                       f"End ratchet__m_{n}.\n{_undo(u)}")
+            try:
+                _, err = self._send_part(command, timeout_s)
+            finally:
+                path.unlink(missing_ok=True)
+            self._modules = _undone(err, u)
+        return self._modules
+
+    def bind(self, statements: list[str], timeout_s: float) -> bool:
+        """Bind every statement not yet bound here under a name no proof can guess.
+
+        Must run while nothing is kept (the environment is then the header's own), so each
+        statement means what it means under the header, whatever the proofs kept later do.
+        All are bound in one Load; if one does not elaborate, that Load is undone, the
+        statement is recorded with its verdict, and the rest are bound again without it.
+        Then a new reset marker is set above the bindings, so ``reset`` keeps them. False
+        if the worker had to be killed (the caller replaces it).
+        """
+        assert self.kept == 0, "statements are bound only while nothing is kept"
+        todo = [st for st in dict.fromkeys(statements) if st not in self.statements]
+        if not todo and self.marker is not None:
+            return True
+        try:
+            while todo:
+                names = [f"ratchet__st_{_nonce()}" for _ in todo]
+                marks = [_nonce() for _ in todo]
+                u = _nonce()
+                command, path = self._load("".join(f"Definition {name} : Type := ({st}).\nLocate ratchet__s_{m}.\n"
+                                                   for st, name, m in zip(todo, names, marks)))
+                try:
+                    out, err = self._send_part(command, timeout_s + 0.01 * len(todo))
+                finally:
+                    path.unlink(missing_ok=True)
+                why = first_error(err)
+                if why is None:
+                    self.statements.update(zip(todo, names))
+                    break
+                # The first statement whose mark is missing is the one that failed; the Load was undone.
+                at, bad = 0, 0
+                while bad < len(todo) and (nxt := _after(out, f"No object of basename ratchet__s_{marks[bad]}", at)):
+                    at, bad = nxt, bad + 1
+                if bad == len(todo):
+                    return False  # every statement ran, yet the Load failed: not to be trusted
+                self.statements[todo[bad]] = Verdict(Status.ERROR, f"error: the statement does not elaborate: "
+                                                     f"{why}", all_errors(err))
+                todo = todo[bad + 1:] if bad == 0 else todo[:bad] + todo[bad + 1:]
+            marker = f"ratchet__base_{_nonce()}"
+            _, err = self._send_part(f"Definition {marker} := Prop.\n", timeout_s)
+        except (ProcessTimeout, ProcessDied, OutputLimit):
+            return False
+        if first_error(err) is not None:
+            return False
+        self.marker = marker
+        return True
+
+    def commit(self, tasks: list[ProofTask], timeout_s: float) -> tuple[list[Kept], bool]:
+        """Run each proof once, to its end, and keep the ones that compile and prove their statement.
+
+        Every statement must have been bound (``bind``). Returns results for a prefix of
+        ``tasks`` and whether the worker is still usable, as ``check`` does. A proof that
+        fails is undone with its Load; one that succeeds stays, inside its module, until
+        ``reset``.
+        """
+        plans, commands, files = [], [], []
+        for t in tasks:
+            st = self.statements[t.statement]
+            assert isinstance(st, str), "a task whose statement does not elaborate is never committed"
+            a, n = _nonce(), [_nonce() for _ in range(6)]
+            proof, prefix = _enclosed(a, f"Theorem {t.name} : {t.statement}.\nProof.\n{t.proof}\nUnshelve.\n"
+                                         f"all: fail \"ratchet__open_{n[1]}\".\nLocate ratchet__s_{n[2]}.\nQed.\n")
+            command, path = self._load(
+                # The name and statement can head a theorem where coqc would declare it (at top level).
+                f"Theorem {t.name} : {t.statement}.\nAbort.\nLocate ratchet__s_{n[0]}.\n"
+                f"{proof}Locate ratchet__s_{n[3]}.\n"
+                # What the name denotes must inhabit the statement as bound before any proof was kept.
+                f"Definition ratchet__chk_{a} : {st} := {prefix}{t.name}.\nLocate ratchet__s_{n[4]}.\n")
+            plans.append((a, n))
+            files.append(path)
+            commands.append(command + _mark(n[5]))
+        self.process.send("".join(commands))
+        results: list[Kept] = []
+        start = time.monotonic()
+        try:
+            for t, (a, n) in zip(tasks, plans):
+                out, err, killed = self._read_proof(n[5], start, timeout_s)
+                if killed is not None:
+                    verdict, took, crashed = killed
+                    results.append(Kept(verdict, took, crashed=crashed))
+                    return results, False
+                now = time.monotonic()
+                seconds, start = now - start, now
+                self.uses += 1
+                result = self._judge_commit(t, a, n, out, err, seconds)
+                results.append(result)
+                if result.check is not None:
+                    self.kept += 1
+                elif result.verdict is None:
+                    return results[:-1] + [Kept(Verdict(Status.REJECTED, "rejected: the verifier could not read "
+                                                        "what the proof did", seconds=seconds), seconds)], False
+            return results, True
+        finally:
+            for path in files:
+                path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _judge_commit(t: ProofTask, a: str, n: list[str], out: list[str], err: list[str],
+                      seconds: float) -> Kept:
+        """One commit's outcome from its marks (stdout) and its first error (stderr).
+
+        A Load that failed was undone and the first missing mark says where; one that did
+        not fail must show every mark, or nothing about it can be trusted (verdict None).
+        """
+        why = first_error(err)
+        marks = [f"No object of basename ratchet__s_{m}" for m in (n[0], n[2], n[3], n[4])]
+        at, reached = 0, 0
+        for mark in marks:
+            nxt = _after(out, mark, at)
+            if nxt is None:
+                break
+            at, reached = nxt, reached + 1
+        if why is None:
+            return Kept(None, seconds, f"ratchet__chk_{a}") if reached == len(marks) else Kept(None, seconds)
+        errors = own_name(all_errors(err), t.name)
+        why = own_name([why], t.name)[0]
+        if reached == 0:
+            return Kept(Verdict(Status.ERROR, f"error: the theorem cannot be stated: {why}", errors, seconds), seconds)
+        if reached == 1:
+            if f"ratchet__open_{n[1]}" in why:
+                return Kept(Verdict(Status.REJECTED, "rejected: the proof is incomplete (goals remain after its "
+                                    "last tactic)", errors, seconds), seconds)
+            return Kept(Verdict(Status.REJECTED, f"rejected: {why}", errors, seconds), seconds)
+        if reached == 2:
+            return Kept(Verdict(Status.REJECTED, f"rejected: {why}", errors, seconds), seconds)
+        return Kept(Verdict(Status.REJECTED, f"rejected: {t.name} does not prove the stated statement ({why})",
+                            errors, seconds), seconds)
+
+    def assume(self, checks: list[str], timeout_s: float) -> Audit:
+        """``Print Assumptions`` of kept proofs, all bound in one tuple so shared dependencies are walked once.
+
+        The tuple is undone with its Load; the kept proofs stay. ``outcome`` is
+        "assumptions" (``lines``: what Coq listed) or, when the worker had to be killed or
+        its answer made no sense, "timeout", "died", "output" or "unknown".
+        """
+        tag, n = _nonce(), [_nonce() for _ in range(3)]
+        # A list of (statement, proof) pairs, each of the same type {T : Type & T}: the term and
+        # its type grow linearly with the group. (A tuple's type holds every statement before
+        # it, and Print Assumptions walks each of those types: quadratic, 11 s for 545 proofs.)
+        item = "(@sigT Type (fun T : Type => T))"
+        checks_text = "".join(f"(@cons {item} (@existT Type (fun T : Type => T) _ {c})\n" for c in checks)
+        parts = [f"Definition ratchet__acc_{tag} := {checks_text}(@nil {item}){')' * len(checks)}.\n",
+                 f"Locate ratchet__s_{n[0]}.\nPrint Assumptions ratchet__acc_{tag}.\n"
+                 f"Locate ratchet__s_{n[1]}.\n{_undo(n[2])}"]
+        answer = self._run_file("".join(parts), timeout_s)
+        if isinstance(answer, Audit):
+            return answer
+        out, err = answer
+        begin = _after(out, f"No object of basename ratchet__s_{n[0]}")
+        end = _after(out, f"No object of basename ratchet__s_{n[1]}", begin or 0)
+        if begin is None or end is None or not _undone(err, n[2]):
+            return Audit("unknown", list(all_errors(err)) or ["Print Assumptions gave no answer"])
+        return Audit("assumptions", out[begin:end - 1])
+
+    def reset(self, timeout_s: float = 60.0) -> bool:
+        """Drop every kept proof: back to the marker above the header and the bound statements."""
+        if self.kept == 0:
+            return True
+        assert self.marker is not None
+        try:
+            _, err = self._send_part(f"Reset {self.marker}.\nDefinition {self.marker} := Prop.\n", timeout_s)
+        except (ProcessTimeout, ProcessDied, OutputLimit):
+            return False
+        if first_error(err) is not None:
+            return False
+        self.kept = 0
+        return True
+
+
+def _enclosed(a: str, sentences: str) -> tuple[str, str]:
+    """``sentences`` in a module and a section of their own, both named by the nonce ``a``; and the
+    prefix that reaches, from outside, what they declare.
+
+    No proof can name either, so no proof can end them early or import the module: a constant
+    a kept proof declares is reachable only through the prefix, and what a section keeps local
+    (hints, notations, options, tactic definitions) ends with it. Coq also refuses changes to
+    the kernel's typing flags (``Unset Guard Checking``) inside a section.
+    """
+    return (f"Module ratchet__m_{a}.\nSection ratchet__x_{a}.\n{sentences}End ratchet__x_{a}.\nEnd ratchet__m_{a}.\n",
+            f"ratchet__m_{a}.")
 
 
 def _in_module(module: str, theorem: str, sentences: str) -> tuple[str, str]:
