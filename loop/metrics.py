@@ -33,7 +33,9 @@ import math
 from collections import defaultdict
 from typing import Callable, Iterable, Sequence
 
+from loop import stats
 from loop.selection import normalize
+from loop.stats import curve_ks, pass_at_k  # one copy, in stats; re-exported here
 from loop.store import HELDOUT_PHASES, Phase, Store
 
 LogprobFn = Callable[[list[str], list[str]], Sequence[float]]
@@ -42,32 +44,6 @@ LogprobFn = Callable[[list[str], list[str]], Sequence[float]]
 # ---------------------------------------------------------------------------
 # pass@k
 # ---------------------------------------------------------------------------
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k for one theorem with n samples, c correct: 1 - C(n-c, k) / C(n, k).
-
-    Computed as 1 - prod_{i=n-c+1}^{n} (1 - k/i), which never forms the large binomials.
-    """
-    if not (0 <= c <= n) or not (1 <= k <= n):
-        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n; got n={n}, c={c}, k={k}")
-    if n - c < k:
-        return 1.0  # every k-subset contains a correct sample
-    prod = 1.0
-    for i in range(n - c + 1, n + 1):
-        prod *= 1.0 - k / i
-    return 1.0 - prod
-
-
-def curve_ks(n: int) -> list[int]:
-    """1, 2, 4, ... up to n, plus n itself."""
-    ks, k = [], 1
-    while k <= n:
-        ks.append(k)
-        k *= 2
-    if ks[-1] != n:
-        ks.append(n)
-    return ks
-
 
 def pass_at_k_curve(counts: Sequence[tuple[int, int]], ks: Iterable[int] | None = None) -> dict[int, float]:
     """Mean over theorems of pass@k for each k; counts are (n, c) per theorem.
@@ -114,7 +90,9 @@ def heldout_metrics(store: Store, round: int, k: int) -> dict:
     the k reported (``"k"``) is that smaller number. ``n`` is the smallest number of
     judged samples per theorem; the curve runs over ``curve_ks(n)``. ``entropy`` is
     left None: it is model-side, the caller fills it in. Every value is None when the
-    round has no held-out attempts.
+    round has no held-out attempts. ``ci95`` holds the 95% bootstrap intervals of pass@1 and
+    pass@k over theorems (``loop.stats.heldout_intervals``) and ``pass@k_curve_ci95`` the
+    curve's, k by k; an interval is None where fewer than two theorems were judged.
     """
     rows = store.heldout_attempts(round)
     family: dict[str, str] = {}
@@ -158,6 +136,9 @@ def heldout_metrics(store: Store, round: int, k: int) -> dict:
         per_family[fam] = {"pass@1": fb["pass@1"], "greedy_pass@1": fb["greedy_pass@1"],
                            "pass@k": fb["pass@k"], "theorems": len(members)}
     out["per_family"] = per_family
+    # 95% bootstrap intervals over theorems (loop.stats), new keys beside the point values
+    out["ci95"] = stats.heldout_intervals(judged, k)
+    out["pass@k_curve_ci95"] = {str(kk): iv.as_dict()["ci95"] for kk, iv in stats.pass_at_k_curve(judged).items()}
     return out
 
 

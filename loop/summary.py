@@ -26,6 +26,13 @@ class FamilyHeldout(_Block):
     theorems: int | None = None
 
 
+class HeldoutCI(_Block):
+    """95% bootstrap intervals over theorems ([lo, hi], None where none can be formed; loop.stats)."""
+    pass_at_1: list[float] | None = Field(None, alias="pass@1")
+    pass_at_k: list[float] | None = Field(None, alias="pass@k")
+    k: int | None = None
+
+
 class Heldout(_Block):
     """The held-out block of one round (definitions in loop.metrics)."""
     pass_at_1: float | None = Field(None, alias="pass@1")
@@ -41,6 +48,8 @@ class Heldout(_Block):
     distinct_2: float | None = None
     entropy: float | None = None
     per_family: dict[str, FamilyHeldout] = Field(default_factory=dict)
+    ci95: HeldoutCI | None = None  # None in a summary written before intervals existed
+    pass_at_k_curve_ci95: dict[str, list[float] | None] = Field(default_factory=dict, alias="pass@k_curve_ci95")
 
     def curve(self) -> dict[int, float]:
         """pass@k against k, numeric keys, missing values left out."""

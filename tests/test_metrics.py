@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from loop import metrics
+from loop import metrics, stats
 from loop.store import Attempt, Store
 
 
@@ -127,6 +127,16 @@ def test_heldout_metrics_by_hand(store):
     assert lin["greedy_pass@1"] == pytest.approx(0.5)
     assert ring["pass@1"] == pytest.approx(1 / 3)
     assert ring["greedy_pass@1"] == 0.0
+    # intervals over the three theorems (loop.stats), beside the unchanged point values
+    counts = {"h1": (4, 2), "h2": (4, 0), "h3": (3, 1)}
+    assert h["ci95"] == stats.heldout_intervals(counts, 4)
+    assert h["ci95"]["k"] == 3
+    lo, hi = h["ci95"]["pass@1"]
+    assert lo <= h["pass@1"] <= hi and lo < hi
+    assert h["ci95"]["pass@k"][0] <= h["pass@k"] <= h["ci95"]["pass@k"][1]
+    assert set(h["pass@k_curve_ci95"]) == set(h["pass@k_curve"])
+    assert h["pass@k_curve_ci95"]["1"] == h["ci95"]["pass@1"]
+    assert h["pass@k_curve_ci95"]["3"] == h["ci95"]["pass@k"]
 
 
 def test_heldout_metrics_empty_round_is_all_none(store):
@@ -134,6 +144,7 @@ def test_heldout_metrics_empty_round_is_all_none(store):
     assert h["theorems"] == 0
     assert h["pass@1"] is None and h["pass@k"] is None and h["greedy_pass@1"] is None
     assert h["pass@k_curve"] == {} and h["per_family"] == {}
+    assert h["ci95"] == {"pass@1": None, "pass@k": None, "k": 8} and h["pass@k_curve_ci95"] == {}
 
 
 def test_pool_stats(store):
