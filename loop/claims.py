@@ -420,8 +420,7 @@ def arm_counts(run_dir: Path, difficulty: dict[str, int] | None = None) -> dict[
     try:
         summary = json.loads((run_dir / "summary.json").read_text())
         rounds = sorted(r["round"] for r in summary.get("rounds", []))
-        out = {r: stats.counts_from_verdicts((a["theorem_id"], a["judge"]) for a in store.attempts(r, "eval"))
-               for r in rounds}
+        out = {r: stats.counts_from_verdicts(store.eval_verdicts(r)) for r in rounds}
         if difficulty is not None:
             for t in {t for c in out.values() for t in c} - set(difficulty):
                 row = store.theorem(t)

@@ -142,6 +142,22 @@ def heldout_metrics(store: Store, round: int, k: int) -> dict:
     return out
 
 
+def heldout_counts(store: Store, round: int) -> dict[str, tuple[int, int]]:
+    """theorem id -> (judged eval samples, verified) in a round: the counts ``loop.stats`` works on."""
+    return stats.counts_from_verdicts(store.eval_verdicts(round))
+
+
+def vs_base(store: Store, round: int, base_round: int = 0) -> dict:
+    """``heldout.vs_base`` of a round: new, lost and sharpening against the base model's eval samples.
+
+    The base is round ``base_round`` (round 0 evaluates the base model); see ``loop.stats.vs_base``
+    for the definitions and intervals. Round 0 against itself has new = lost = 0 and sharpening
+    = its own pass@1 / pass@n, the starting point.
+    """
+    base = heldout_counts(store, base_round)
+    return stats.vs_base(base, base if round == base_round else heldout_counts(store, round))
+
+
 # ---------------------------------------------------------------------------
 # Training pool, contamination, lock-in, forgetting
 # ---------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from loop.gates import make_gate
 from loop.selection import normalize, select_admitted
 from loop.store import Attempt, Phase, Stage, Store
 from loop.summary import (Cost, Forgetting, Heldout, Lockin, PoolStats, RoundSummary, RunSummary, StageSeconds,
-                          TrainStats, load_rounds)
+                          TrainStats, VsBase, load_rounds)
 from prover.proposer import DEFAULT_TACTICS, FixedProposer, HFProposer, Proposer
 from prover.records import library_versions, write_json_atomic
 from prover.verdict import ProofTask, Status, Verdict
@@ -563,6 +563,7 @@ def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float,
     store = ctx.store
     heldout = Heldout.model_validate(metrics.heldout_metrics(store, r, k=cfg.eval.k))
     heldout.entropy = store.stage_info(r, Stage.ENTROPY).get("entropy")
+    heldout.vs_base = VsBase.model_validate(metrics.vs_base(store, r))
     summary = RoundSummary(round=r, checkpoint=checkpoint_id(r), heldout=heldout)
     if r < cfg.rounds:
         summary.pool = PoolStats.model_validate(metrics.pool_stats(store, r))

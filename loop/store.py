@@ -340,6 +340,18 @@ class Store:
             f"WHERE a.round = ? AND a.phase IN ({_marks(HELDOUT_PHASES)}) ORDER BY a.id",
             (round_, *[p.value for p in HELDOUT_PHASES])).fetchall()
 
+    def eval_verdicts(self, round_: int) -> list[tuple[str, str]]:
+        """(theorem_id, judge) of every held-out ``eval`` sample of a round, in the order made:
+        the counts behind pass@k and vs_base (``loop.stats.counts_from_verdicts``)."""
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT theorem_id, judge FROM attempts WHERE round=? AND phase=? ORDER BY id",
+            (round_, Phase.EVAL.value))]
+
+    def eval_rounds(self) -> list[int]:
+        """Rounds with at least one held-out ``eval`` sample, in order."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT round FROM attempts WHERE phase=? ORDER BY round",
+                                              (Phase.EVAL.value,))]
+
     def pool_counts(self, round_: int) -> dict[str, int]:
         """What a round's training-pool sampling produced; see ``loop.metrics.pool_stats``."""
         row = self.db.execute(
