@@ -599,7 +599,10 @@ def write_summary(ctx: Ctx) -> dict:
 
 
 def print_round_table(ctx: Ctx) -> None:
-    from loop.roundtable import round_table
+    from loop.roundtable import interval_table, round_table
 
     title = f"{ctx.cfg.name}: held-out ({len(ctx.pools['heldout'])} theorems, judge={ctx.backend})"
-    ctx.console.print(round_table(ctx.store.round_summaries(), title, ctx.cfg.eval.k, ctx.console.width))
+    rows = ctx.store.round_summaries()
+    ctx.console.print(round_table(rows, title, ctx.cfg.eval.k, ctx.console.width))
+    if (intervals := interval_table(rows, ctx.cfg.eval.k, ctx.console.width)) is not None:
+        ctx.console.print(intervals)
