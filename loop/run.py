@@ -33,6 +33,7 @@ from loop import metrics
 from loop.config import ConfigError, RunConfig, dump_config, load_config
 from loop.cputime import cpu_seconds
 from loop.gates import make_gate
+from loop.largek import expand, plan_chunks, plan_verification
 from loop.selection import normalize, select_admitted
 from loop.store import Attempt, Phase, Stage, Store
 from loop.summary import (Cost, Forgetting, Heldout, Lockin, PoolStats, RoundSummary, RunSummary, StageSeconds,
@@ -431,11 +432,8 @@ def judge(ctx: Ctx, items: list[tuple[str, str]], on_done: Callable[[int], None]
 
     Infra errors are retried once; if they persist they are recorded as ``error`` (never as a failed proof).
     """
-    keys = [(tid, normalize(p)) for tid, p in items]
-    todo: dict[tuple[str, str], str] = {}
-    for (tid, p), key in zip(items, keys):
-        if key not in ctx.verdict_cache and key not in todo:
-            todo[key] = p
+    plan = plan_verification(items, ctx.verdict_cache, key=lambda tid, p: (tid, normalize(p)))
+    todo = plan.todo  # distinct proofs the cache does not know, with the text first sampled
     for attempt in range(2):
         pending = [k for k in todo if k not in ctx.verdict_cache]
         if not pending:
@@ -446,7 +444,7 @@ def judge(ctx: Ctx, items: list[tuple[str, str]], on_done: Callable[[int], None]
         for k, v in zip(pending, verdicts):
             if v.status is not Status.ERROR or attempt == 1:
                 ctx.verdict_cache[k] = v
-    return [ctx.verdict_cache[k] for k in keys]
+    return expand(plan, ctx.verdict_cache)
 
 
 def _task(ctx: Ctx, task_id: str, theorem_id: str, proof: str) -> ProofTask:
@@ -469,7 +467,8 @@ def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], pr
     """
     cfg = ctx.cfg
     done = ctx.store.done_theorems(r, phase.value)
-    chunks = [theorem_ids[i:i + CHUNK_THEOREMS] for i in range(0, len(theorem_ids), CHUNK_THEOREMS)]
+    # at most CHUNK_THEOREMS theorems and largek.MAX_SAMPLES_PER_CHUNK samples: today's chunks for n <= 64
+    chunks = plan_chunks(theorem_ids, n, chunk_theorems=CHUNK_THEOREMS)
     todo = [c for c in chunks if not set(c) <= done]
     if not todo:
         return
