@@ -90,8 +90,9 @@ class CanaryConfig(Strict):
 
 class SelectConfig(Strict):
     per_theorem_cap: int = Field(4, ge=1, description="max distinct admitted proofs per theorem per round")
-    mode: Literal["accumulate", "replace", "mix"] = Field("accumulate", description="what joins this round's "
-                                                          "admitted proofs (loop.selection)")
+    mode: Literal["accumulate", "replace", "mix", "raw"] = Field(
+        "accumulate", description="what joins this round's admitted proofs (loop.selection); raw: every "
+        "gate-admitted sample as sampled, duplicates kept, no cap (loop.selection_raw)")
     fresh_fraction: float = Field(0.0, ge=0, le=1, description="mix: share of warm-start data added each round")
 
 

@@ -181,12 +181,15 @@ def _is_wrong(row) -> bool:
 def contamination(store: Store, round: int) -> float | None:
     """Share of this round's admitted set (the SFT set that trains the next policy) the judge rejects.
 
-    None when the set is empty.
+    Weighted by ``copies``: a text admitted 3 times (``select.mode: raw``) is 3 training examples,
+    so it counts 3 times, as it weighs in training (the judge's verdict of one text is the same for
+    every copy: verdicts are cached by theorem and normalised proof). Other modes have one copy
+    per row. None when the set is empty.
     """
     rows = store.admitted_with_verdicts(round, round)
     if not rows:
         return None
-    return sum(_is_wrong(r) for r in rows) / len(rows)
+    return sum(_is_wrong(r) * r["copies"] for r in rows) / sum(r["copies"] for r in rows)
 
 
 def _wrong_proofs(store: Store, last_round: int) -> dict[tuple[str, str], str]:

@@ -348,7 +348,7 @@ def run_round(ctx: Ctx, r: int) -> None:
         # 5. LoRA fine-tune on the SFT set: policy_{r+1}. A proposer that never learns skips it.
         if not ctx.store.stage_done(r, Stage.FINETUNE):
             s, cpu = time.time(), cpu_seconds()
-            examples = [(prompt_input(ctx, row["theorem_id"]), row["proof"]) for row in ctx.store.admitted(r)]
+            examples = sft_examples(ctx, r)
             if PROPOSERS[cfg.model.kind].learns:
                 from prover.lora import train_lora
                 from prover.model import resolve_device
@@ -405,12 +405,17 @@ def warmstart_examples(ctx: Ctx) -> list[tuple[str, str]]:
             if (proofs := ctx.theorems[tid].reference_proofs(ctx.backend))]  # a library lemma may have none
 
 
+def sft_examples(ctx: Ctx, r: int) -> list[tuple[object, str]]:
+    """(prompt input, proof) for the round's fine-tune: each admitted row ``copies`` times."""
+    return [(prompt_input(ctx, row["theorem_id"]), row["proof"]) for row in ctx.store.sft_rows(r)]
+
+
 def write_sft(ctx: Ctx, r: int) -> None:
     d = ctx.out / "rounds" / f"round-{r}"
     d.mkdir(parents=True, exist_ok=True)
     tmp = d / "sft.jsonl.tmp"
     with tmp.open("w") as f:
-        for row in ctx.store.admitted(r):
+        for row in ctx.store.sft_rows(r):  # a row admitted `copies` times is written that many times
             f.write(json.dumps({"theorem_id": row["theorem_id"], "proof": row["proof"],
                                 "attempt_id": row["attempt_id"]}) + "\n")
     os.replace(tmp, d / "sft.jsonl")
