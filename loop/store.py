@@ -498,7 +498,8 @@ class Store:
         """The admitted table joined with its attempts and theorems (statement in `backend`'s language)."""
         sql = (f"SELECT ad.round, a.checkpoint, ad.theorem_id, t.family,"
                f" COALESCE({self._statement_column(backend)}, t.statement) AS statement, ad.proof, ad.attempt_id,"
-               f" {self._copies('ad.')} AS copies, a.judge, a.gate FROM admitted ad LEFT JOIN attempts a ON a.id = ad.attempt_id"
+               f" {self._copies('ad.')} AS copies, a.judge, a.gate FROM admitted ad"
+               " LEFT JOIN attempts a ON a.id = ad.attempt_id"
                " LEFT JOIN theorems t ON t.id = ad.theorem_id ORDER BY ad.round, ad.theorem_id, ad.proof")
         for row in self.db.execute(sql):
             yield dict(row)

@@ -78,6 +78,10 @@ def test_raw_mode_stores_duplicates_with_their_multiplicity_and_training_repeats
     assert Counter((d["theorem_id"], d["proof"]) for d in lines) == admitted
     monkeypatch.setattr(run, "prompt_input", lambda ctx, theorem_id: theorem_id)
     assert Counter(run.sft_examples(ctx, 0)) == admitted
+    # `ratchet export --verified-only` writes one row per training example
+    from loop.runview import export_rows
+    view = SimpleNamespace(store=s, backend="coq", backend_version="8.16", checkpoint=lambda r: "base")
+    assert Counter((d["theorem_id"], d["proof"]) for d in export_rows(view, verified_only=True)) == admitted
     # the deduplicating modes still store one copy of each distinct text
     s.set_admitted(0, [(x.theorem_id, x.proof, x.attempt_id)
                        for x in select_admitted(s, 0, SelectConfig(mode="replace"), warmstart=[], seed=0)])
