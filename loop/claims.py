@@ -34,8 +34,9 @@ and evaluation size (the ablation format crosses every arm with one grid)::
         arms: [{label: judge, gate.kind: judge}]
         grid: {seed: [0, 1]}
 
-Block B's arms run as the ablation ``OUT/blocks/B`` (``loop.ablate.run_ablation``:
-resumable by arm, ``--jobs`` at a time, its own ablation.md). An arm group is
+Block B's arms run as the ablation ``OUT/blocks/B`` (resumable by arm, its own
+ablation.md); every block's arms share one pool of ``--jobs`` slots
+(``loop.ablate.run_ablations``), so the slots stay busy across blocks. An arm group is
 referred to as ``B:GROUP`` (GROUP as the ablation names it: the label, or the
 values without the seed).
 
@@ -420,8 +421,7 @@ def arm_counts(run_dir: Path, difficulty: dict[str, int] | None = None) -> dict[
     try:
         summary = json.loads((run_dir / "summary.json").read_text())
         rounds = sorted(r["round"] for r in summary.get("rounds", []))
-        out = {r: stats.counts_from_verdicts((a["theorem_id"], a["judge"]) for a in store.attempts(r, "eval"))
-               for r in rounds}
+        out = {r: stats.counts_from_verdicts(store.eval_verdicts(r)) for r in rounds}
         if difficulty is not None:
             for t in {t for c in out.values() for t in c} - set(difficulty):
                 row = store.theorem(t)
@@ -449,12 +449,15 @@ def collect_arms(out_dir: Path) -> tuple[dict[str, ArmCounts], dict[str, int]]:
 def run_claims(config: str | Path, out_dir: str | Path, jobs: int = 1, resume: bool = False,
                report_only: bool = False, echo: Callable[[str], None] = print, run_fn=None,
                claims: Sequence[Claim] = CLAIMS) -> dict:
-    """Run every block's arms with the ablation runner (block by block), then write the claims report.
+    """Run every block's arms with the ablation runner, then write the claims report.
+
+    All blocks' arms share one pool of ``jobs`` slots (``loop.ablate.run_ablations``), so a block
+    whose last arm leaves a slot idle hands it to the next block's first arm.
 
     Returns {"paths": ..., "failed": [arm names], "results": [...]}. ``run_fn`` is the ablation
     runner's in-process hook (tests); by default each arm is its own process.
     """
-    from loop.ablate import run_ablation
+    from loop.ablate import run_ablations
 
     plan = load_plan(config)
     out = Path(out_dir)
@@ -462,11 +465,10 @@ def run_claims(config: str | Path, out_dir: str | Path, jobs: int = 1, resume: b
     if not report_only:
         (out / "blocks").mkdir(parents=True, exist_ok=True)
         for block in plan.blocks:
-            path = out / "blocks" / f"{block}.yaml"
-            path.write_text(block_yaml(plan, block))
-            echo(f"block {block}:")
-            result = run_ablation(path, out / "blocks" / block, jobs=jobs, resume=resume, run_fn=run_fn, echo=echo)
-            failed += [o.arm for o in result.failed]
+            (out / "blocks" / f"{block}.yaml").write_text(block_yaml(plan, block))
+        results = run_ablations([(out / "blocks" / f"{b}.yaml", out / "blocks" / b) for b in plan.blocks], jobs=jobs,
+                                resume=resume, run_fn=run_fn, echo=echo)
+        failed += [o.arm for result in results for o in result.failed]
     arms, difficulty = collect_arms(out)
     results = measure_claims(arms, claims, difficulty=difficulty)
     paths = write_claims(out, results, title=f"Claims `{plan.name}`")

@@ -19,6 +19,7 @@ from prover.theorems.sources.config import SourcesMixin
 from prover.config import BootstrapConfig, LoraConfig, SamplingConfig, Strict, VerifierConfig  # noqa: F401
 
 from loop.execution import ExecutionConfig
+from loop.largek import MAX_EVAL_N
 
 
 class TheoremsConfig(Strict, SourcesMixin):  # SourcesMixin: the optional `sources` list
@@ -63,7 +64,8 @@ class ModelConfig(Strict):
 
 
 class EvalConfig(Strict):
-    n: int = Field(8, ge=1, description="samples per held-out theorem for sampled pass@1 and pass@k")
+    n: int = Field(8, ge=1, le=MAX_EVAL_N, description="samples per held-out theorem for sampled pass@1 and "
+                   f"pass@k (at most {MAX_EVAL_N}; above 64 the run's chunks shrink: loop.largek)")
     k: int = Field(8, ge=1, description="the k reported as pass@k (<= n)")
     greedy: bool = True
     probe_size: int = Field(64, ge=1, description="held-out prompts on which policy entropy is measured")
@@ -88,8 +90,9 @@ class CanaryConfig(Strict):
 
 class SelectConfig(Strict):
     per_theorem_cap: int = Field(4, ge=1, description="max distinct admitted proofs per theorem per round")
-    mode: Literal["accumulate", "replace", "mix"] = Field("accumulate", description="what joins this round's "
-                                                          "admitted proofs (loop.selection)")
+    mode: Literal["accumulate", "replace", "mix", "raw"] = Field(
+        "accumulate", description="what joins this round's admitted proofs (loop.selection); raw: every "
+        "gate-admitted sample as sampled, duplicates kept, no cap (loop.selection_raw)")
     fresh_fraction: float = Field(0.0, ge=0, le=1, description="mix: share of warm-start data added each round")
 
 

@@ -2,11 +2,12 @@
 
     python -m loop.heldout_report RUN_DIR [--by-difficulty] [--json OUT.json]
 
-Until ``loop.stats`` is wired into the round summary (see /work/notes/science.md),
-this is how a finished or running run's large-k numbers are read: per round, pass@1
-and pass@n with intervals, the curve up to k = n, and new / lost / sharpening against
-round 0 (the base model). Reads the store through ``Store.attempts``; computes with
-``loop.stats``; writes nothing into the run.
+summary.json carries the same numbers for the whole held-out set (``heldout.ci95``,
+``heldout.pass@k_curve_ci95``, ``heldout.vs_base``); this reads them again from any
+run's store, also for runs written before they existed, and per difficulty: per round,
+pass@1 and pass@n with intervals, the curve up to k = n, and new / lost / sharpening
+against round 0 (the base model). Reads the store through ``Store.eval_verdicts``;
+computes with ``loop.stats``; writes nothing into the run.
 """
 from __future__ import annotations
 
@@ -23,10 +24,7 @@ def read_counts(run_dir: Path) -> tuple[dict[int, stats.Counts], dict[str, int]]
     """(round -> held-out counts for every round with eval attempts, theorem id -> difficulty)."""
     store = Store(run_dir / "run.db")
     try:
-        by_round: dict[int, list[tuple[str, str]]] = {}
-        for a in store.attempts(None, "eval"):
-            by_round.setdefault(a["round"], []).append((a["theorem_id"], a["judge"]))
-        counts = {r: stats.counts_from_verdicts(rows) for r, rows in sorted(by_round.items())}
+        counts = {r: stats.counts_from_verdicts(store.eval_verdicts(r)) for r in store.eval_rounds()}
         ids = {t for c in counts.values() for t in c}
         difficulty = {t: store.theorem(t)["difficulty"] for t in ids}
         return counts, difficulty

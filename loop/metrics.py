@@ -33,7 +33,9 @@ import math
 from collections import defaultdict
 from typing import Callable, Iterable, Sequence
 
+from loop import stats
 from loop.selection import normalize
+from loop.stats import curve_ks, pass_at_k  # one copy, in stats; re-exported here
 from loop.store import HELDOUT_PHASES, Phase, Store
 
 LogprobFn = Callable[[list[str], list[str]], Sequence[float]]
@@ -42,32 +44,6 @@ LogprobFn = Callable[[list[str], list[str]], Sequence[float]]
 # ---------------------------------------------------------------------------
 # pass@k
 # ---------------------------------------------------------------------------
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k for one theorem with n samples, c correct: 1 - C(n-c, k) / C(n, k).
-
-    Computed as 1 - prod_{i=n-c+1}^{n} (1 - k/i), which never forms the large binomials.
-    """
-    if not (0 <= c <= n) or not (1 <= k <= n):
-        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n; got n={n}, c={c}, k={k}")
-    if n - c < k:
-        return 1.0  # every k-subset contains a correct sample
-    prod = 1.0
-    for i in range(n - c + 1, n + 1):
-        prod *= 1.0 - k / i
-    return 1.0 - prod
-
-
-def curve_ks(n: int) -> list[int]:
-    """1, 2, 4, ... up to n, plus n itself."""
-    ks, k = [], 1
-    while k <= n:
-        ks.append(k)
-        k *= 2
-    if ks[-1] != n:
-        ks.append(n)
-    return ks
-
 
 def pass_at_k_curve(counts: Sequence[tuple[int, int]], ks: Iterable[int] | None = None) -> dict[int, float]:
     """Mean over theorems of pass@k for each k; counts are (n, c) per theorem.
@@ -114,7 +90,9 @@ def heldout_metrics(store: Store, round: int, k: int) -> dict:
     the k reported (``"k"``) is that smaller number. ``n`` is the smallest number of
     judged samples per theorem; the curve runs over ``curve_ks(n)``. ``entropy`` is
     left None: it is model-side, the caller fills it in. Every value is None when the
-    round has no held-out attempts.
+    round has no held-out attempts. ``ci95`` holds the 95% bootstrap intervals of pass@1 and
+    pass@k over theorems (``loop.stats.heldout_intervals``) and ``pass@k_curve_ci95`` the
+    curve's, k by k; an interval is None where fewer than two theorems were judged.
     """
     rows = store.heldout_attempts(round)
     family: dict[str, str] = {}
@@ -158,7 +136,26 @@ def heldout_metrics(store: Store, round: int, k: int) -> dict:
         per_family[fam] = {"pass@1": fb["pass@1"], "greedy_pass@1": fb["greedy_pass@1"],
                            "pass@k": fb["pass@k"], "theorems": len(members)}
     out["per_family"] = per_family
+    # 95% bootstrap intervals over theorems (loop.stats), new keys beside the point values
+    out["ci95"] = stats.heldout_intervals(judged, k)
+    out["pass@k_curve_ci95"] = {str(kk): iv.as_dict()["ci95"] for kk, iv in stats.pass_at_k_curve(judged).items()}
     return out
+
+
+def heldout_counts(store: Store, round: int) -> dict[str, tuple[int, int]]:
+    """theorem id -> (judged eval samples, verified) in a round: the counts ``loop.stats`` works on."""
+    return stats.counts_from_verdicts(store.eval_verdicts(round))
+
+
+def vs_base(store: Store, round: int, base_round: int = 0) -> dict:
+    """``heldout.vs_base`` of a round: new, lost and sharpening against the base model's eval samples.
+
+    The base is round ``base_round`` (round 0 evaluates the base model); see ``loop.stats.vs_base``
+    for the definitions and intervals. Round 0 against itself has new = lost = 0 and sharpening
+    = its own pass@1 / pass@n, the starting point.
+    """
+    base = heldout_counts(store, base_round)
+    return stats.vs_base(base, base if round == base_round else heldout_counts(store, round))
 
 
 # ---------------------------------------------------------------------------
@@ -184,12 +181,15 @@ def _is_wrong(row) -> bool:
 def contamination(store: Store, round: int) -> float | None:
     """Share of this round's admitted set (the SFT set that trains the next policy) the judge rejects.
 
-    None when the set is empty.
+    Weighted by ``copies``: a text admitted 3 times (``select.mode: raw``) is 3 training examples,
+    so it counts 3 times, as it weighs in training (the judge's verdict of one text is the same for
+    every copy: verdicts are cached by theorem and normalised proof). Other modes have one copy
+    per row. None when the set is empty.
     """
     rows = store.admitted_with_verdicts(round, round)
     if not rows:
         return None
-    return sum(_is_wrong(r) for r in rows) / len(rows)
+    return sum(_is_wrong(r) * r["copies"] for r in rows) / sum(r["copies"] for r in rows)
 
 
 def _wrong_proofs(store: Store, last_round: int) -> dict[tuple[str, str], str]:

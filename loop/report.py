@@ -25,6 +25,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from loop.roundtable import format_ci, format_count, format_rate, format_value_ci
 from loop.runview import PHASES, STATUSES, Run, label_runs
 from loop.summary import Forgetting, PoolStats, RoundSummary
 
@@ -125,18 +126,30 @@ def _round_axis(ax, runs: list[Run]) -> None:
     ax.set_xlabel("round")
 
 
+def _band(run: Run, field: Callable[[RoundSummary], list[float] | None]) -> tuple[list[int], list[float], list[float]]:
+    """(rounds, lows, highs) of a per-round [lo, hi] interval, skipping rounds that have none."""
+    rows = [(s.round, ci) for s in run.round_summaries() if s.round is not None and (ci := field(s)) is not None]
+    return [r for r, _ in rows], [ci[0] for _, ci in rows], [ci[1] for _, ci in rows]
+
+
 def _line_plot(runs: list[Run], series: list[tuple[Field_, str, str]], ylabel: str,
-               what: str, ylim01: bool = True):
-    """One line per (run, series); series = (summary field, legend suffix, line style)."""
+               what: str, ylim01: bool = True, bands: dict[int, Callable] | None = None):
+    """One line per (run, series); series = (summary field, legend suffix, line style).
+
+    ``bands`` maps a series' index to a field giving its [lo, hi] interval per round, drawn shaded.
+    """
     fig, (ax,) = _figure()
     drawn = 0
     for i, run in enumerate(runs):
-        for field, suffix, style in series:
+        for j, (field, suffix, style) in enumerate(series):
             xs, ys = _series(run, field)
             if not xs:
                 continue
             label = run.label if len(series) == 1 else f"{run.label}: {suffix}"
-            ax.plot(xs, ys, style, color=RUN_COLORS[i % len(RUN_COLORS)], label=label, markersize=4)
+            color = RUN_COLORS[i % len(RUN_COLORS)]
+            ax.plot(xs, ys, style, color=color, label=label, markersize=4)
+            if bands and j in bands and (band := _band(run, bands[j]))[0]:
+                ax.fill_between(*band, color=color, alpha=0.15, linewidth=0)
             drawn += 1
     if drawn:
         ax.legend(fontsize=8, frameon=False)
@@ -263,13 +276,16 @@ def _plots(runs: list[Run], seconds: list[dict[str, np.ndarray]]) -> list[Plot]:
     k = _pass_k_label(runs)
     specs: list[tuple[str, str, str, Callable[[], Any]]] = [
         ("plot-pass1", "Held-out pass@1 per round",
-         "Sampled pass@1 (mean over theorems of c/n, solid) and greedy pass@1 (dashed), judged by the ground truth.",
+         "Sampled pass@1 (mean over theorems of c/n, solid) and greedy pass@1 (dashed), judged by the ground truth;"
+         " shaded: the sampled pass@1's 95% bootstrap interval over theorems.",
          lambda: _line_plot(runs, [(lambda s: s.heldout.pass_at_1, "sampled", "o-"),
                                    (lambda s: s.heldout.greedy_pass_at_1, "greedy", "s--")], "held-out pass@1",
-                            "held-out numbers")),
+                            "held-out numbers", bands={0: lambda s: _interval(s, "pass_at_1")})),
         ("plot-passk", f"Held-out {k} per round",
-         "Unbiased estimator 1 - C(n-c,k)/C(n,k), averaged over held-out theorems.",
-         lambda: _line_plot(runs, [(lambda s: s.heldout.pass_at_k, k, "o-")], f"held-out {k}", "held-out numbers")),
+         "Unbiased estimator 1 - C(n-c,k)/C(n,k), averaged over held-out theorems; shaded: its 95% bootstrap"
+         " interval over theorems.",
+         lambda: _line_plot(runs, [(lambda s: s.heldout.pass_at_k, k, "o-")], f"held-out {k}", "held-out numbers",
+                            bands={0: lambda s: _interval(s, "pass_at_k")})),
         ("plot-passk-curve", "pass@k curve, first and last round",
          "How far sampled pass@1 is from pass@k, and how much of that gap training closed.",
          lambda: _passk_curve_plot(runs)),
@@ -410,16 +426,29 @@ def _run_overview(run: Run, pass_k: str) -> dict[str, str]:
     }
 
 
+def _interval(s: RoundSummary, key: str) -> list[float] | None:
+    """heldout.ci95's pass@1 or pass@k interval (None in summaries written before intervals)."""
+    return getattr(s.heldout.ci95, key) if s.heldout.ci95 is not None else None
+
+
 def _round_table(run: Run) -> list[dict[str, str]]:
     rows = []
     ks = {s.heldout.k for s in run.round_summaries()} - {None}
     pass_k = f"pass@{ks.pop()}" if len(ks) == 1 else "pass@k"
     for s in run.round_summaries():
         h, pool, forget, train = s.heldout, s.pool or PoolStats(), s.forgetting or Forgetting(), s.train
+        vb = h.vs_base
         rows.append({
             "round": _fmt(s.round), "checkpoint": _fmt(s.checkpoint),
             "pass@1": _fmt(h.pass_at_1), "greedy": _fmt(h.greedy_pass_at_1),
-            pass_k: _fmt(h.pass_at_k), "entropy": _fmt(h.entropy),
+            pass_k: _fmt(h.pass_at_k),
+            "pass@1 95% CI": format_ci(_interval(s, "pass_at_1")),
+            f"{pass_k} 95% CI": format_ci(_interval(s, "pass_at_k")),
+            # against the base model's n samples (loop.stats.vs_base)
+            "new vs base": format_value_ci(vb.new if vb else None, format_count, format_count),
+            "lost vs base": format_value_ci(vb.lost if vb else None, format_count, format_count),
+            "sharpening": format_value_ci(vb.sharpening if vb else None, format_rate, format_rate),
+            "entropy": _fmt(h.entropy),
             "distinct-2": _fmt(h.distinct_2),
             "pool verified": f"{_fmt(pool.verified)}/{_fmt(pool.attempts)}",
             "admitted": _fmt(s.admitted), "contamination": _fmt(s.contamination),

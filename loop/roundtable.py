@@ -1,5 +1,8 @@
 """The per-round table `ratchet run` prints: as many columns as the terminal holds, none truncated.
 
+Below it, ``interval_table`` prints the held-out intervals and the comparison with the base model
+(new, lost, sharpening: loop.stats) as a second short table, so the first keeps its columns at 80.
+
 Columns have a priority. The essential ones (the held-out numbers, what was admitted, time) fit an
 80-column terminal with every header whole; wider terminals add the rest, and a caption names what a
 narrow one left out (every number is in summary.json either way). Headers are at most two short lines
@@ -64,10 +67,7 @@ def fitting(cols: list[Column], rows: list[RoundSummary], width: int) -> list[Co
     return shown
 
 
-def round_table(rows: list[dict] | list[RoundSummary], title: str, k: int, width: int) -> Table:
-    """``rows``: round summaries, typed or as stored (dicts are read through loop.summary)."""
-    summaries = [r if isinstance(r, RoundSummary) else load_rounds([r])[0] for r in rows]
-    cols = columns(k)
+def _table(cols: list[Column], summaries: list[RoundSummary], title: str, width: int) -> Table:
     shown = fitting(cols, summaries, width)
     hidden = [c.name for c in cols if c not in shown]
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1), collapse_padding=True,
@@ -78,3 +78,69 @@ def round_table(rows: list[dict] | list[RoundSummary], title: str, k: int, width
     for s in summaries:
         table.add_row(*(c.cell(s) for c in shown))
     return table
+
+
+def _typed(rows: list[dict] | list[RoundSummary]) -> list[RoundSummary]:
+    return [r if isinstance(r, RoundSummary) else load_rounds([r])[0] for r in rows]
+
+
+def round_table(rows: list[dict] | list[RoundSummary], title: str, k: int, width: int) -> Table:
+    """``rows``: round summaries, typed or as stored (dicts are read through loop.summary)."""
+    return _table(columns(k), _typed(rows), title, width)
+
+
+# ---------------------------------------------------------------------------
+# The second block: 95% intervals and the comparison with the base model
+# ---------------------------------------------------------------------------
+
+def format_ci(ci: list[float] | None) -> str:
+    """"[lo,hi]" of a pass rate's interval; two places: a bootstrap interval's ends are not known to
+    the third, and the block's columns must fit 80."""
+    return "-" if ci is None else f"[{ci[0]:.2f},{ci[1]:.2f}]"
+
+
+def format_count(x: float | None) -> str:
+    """A count of theorems (an expected one may be fractional): 12, 7.5."""
+    return "-" if x is None else f"{round(x, 1):g}"
+
+
+def format_rate(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def format_value_ci(v, value: Callable[[float | None], str], bound: Callable[[float | None], str]) -> str:
+    """"value [lo,hi]" of a loop.summary.ValueCI (None, or no value: "-")."""
+    if v is None or v.value is None:
+        return "-"
+    return value(v.value) + ("" if v.ci95 is None else f" [{bound(v.ci95[0])},{bound(v.ci95[1])}]")
+
+
+def interval_columns(k: int) -> list[Column]:
+    def vb(s: RoundSummary, key: str):
+        return getattr(s.heldout.vs_base, key) if s.heldout.vs_base is not None else None
+
+    def ci(s: RoundSummary, key: str):
+        return getattr(s.heldout.ci95, key) if s.heldout.ci95 is not None else None
+
+    return [
+        Column("round", lambda s: str(s.round), 1, "round"),
+        Column("pass@1\n95% CI", lambda s: format_ci(ci(s, "pass_at_1")), 1, "pass@1 95% CI"),
+        Column(f"pass@{k}\n95% CI", lambda s: format_ci(ci(s, "pass_at_k")), 1, f"pass@{k} 95% CI"),
+        Column("new\nvs base", lambda s: format_value_ci(vb(s, "new"), format_count, format_count), 1, "new"),
+        Column("lost\nvs base", lambda s: format_value_ci(vb(s, "lost"), format_count, format_count), 1, "lost"),
+        Column("sharpening", lambda s: format_value_ci(vb(s, "sharpening"), format_rate, format_rate), 2,
+               "sharpening"),
+    ]
+
+
+def interval_table(rows: list[dict] | list[RoundSummary], k: int, width: int) -> Table | None:
+    """Held-out pass@1 and pass@k intervals and new / lost / sharpening against the base, one row per
+    round, printed below the round table (which keeps its columns). None when no round carries them
+    (a summary written before they existed)."""
+    summaries = _typed(rows)
+    if not any(s.heldout.ci95 is not None or s.heldout.vs_base is not None for s in summaries):
+        return None
+    ns = sorted({s.heldout.vs_base.n for s in summaries if s.heldout.vs_base and s.heldout.vs_base.n})
+    at = f", n={ns[0]}" if len(ns) == 1 else ""
+    title = f"95% CI over theorems; vs base (round 0){at}"
+    return _table(interval_columns(k), summaries, title, width)

@@ -33,10 +33,11 @@ from loop import metrics
 from loop.config import ConfigError, RunConfig, dump_config, load_config
 from loop.cputime import cpu_seconds
 from loop.gates import make_gate
+from loop.largek import expand, plan_chunks, plan_verification
 from loop.selection import normalize, select_admitted
 from loop.store import Attempt, Phase, Stage, Store
 from loop.summary import (Cost, Forgetting, Heldout, Lockin, PoolStats, RoundSummary, RunSummary, StageSeconds,
-                          TrainStats, load_rounds)
+                          TrainStats, VsBase, load_rounds)
 from prover.proposer import DEFAULT_TACTICS, FixedProposer, HFProposer, Proposer
 from prover.records import library_versions, write_json_atomic
 from prover.verdict import ProofTask, Status, Verdict
@@ -347,7 +348,7 @@ def run_round(ctx: Ctx, r: int) -> None:
         # 5. LoRA fine-tune on the SFT set: policy_{r+1}. A proposer that never learns skips it.
         if not ctx.store.stage_done(r, Stage.FINETUNE):
             s, cpu = time.time(), cpu_seconds()
-            examples = [(prompt_input(ctx, row["theorem_id"]), row["proof"]) for row in ctx.store.admitted(r)]
+            examples = sft_examples(ctx, r)
             if PROPOSERS[cfg.model.kind].learns:
                 from prover.lora import train_lora
                 from prover.model import resolve_device
@@ -404,12 +405,17 @@ def warmstart_examples(ctx: Ctx) -> list[tuple[str, str]]:
             if (proofs := ctx.theorems[tid].reference_proofs(ctx.backend))]  # a library lemma may have none
 
 
+def sft_examples(ctx: Ctx, r: int) -> list[tuple[object, str]]:
+    """(prompt input, proof) for the round's fine-tune: each admitted row ``copies`` times."""
+    return [(prompt_input(ctx, row["theorem_id"]), row["proof"]) for row in ctx.store.sft_rows(r)]
+
+
 def write_sft(ctx: Ctx, r: int) -> None:
     d = ctx.out / "rounds" / f"round-{r}"
     d.mkdir(parents=True, exist_ok=True)
     tmp = d / "sft.jsonl.tmp"
     with tmp.open("w") as f:
-        for row in ctx.store.admitted(r):
+        for row in ctx.store.sft_rows(r):  # a row admitted `copies` times is written that many times
             f.write(json.dumps({"theorem_id": row["theorem_id"], "proof": row["proof"],
                                 "attempt_id": row["attempt_id"]}) + "\n")
     os.replace(tmp, d / "sft.jsonl")
@@ -431,11 +437,8 @@ def judge(ctx: Ctx, items: list[tuple[str, str]], on_done: Callable[[int], None]
 
     Infra errors are retried once; if they persist they are recorded as ``error`` (never as a failed proof).
     """
-    keys = [(tid, normalize(p)) for tid, p in items]
-    todo: dict[tuple[str, str], str] = {}
-    for (tid, p), key in zip(items, keys):
-        if key not in ctx.verdict_cache and key not in todo:
-            todo[key] = p
+    plan = plan_verification(items, ctx.verdict_cache, key=lambda tid, p: (tid, normalize(p)))
+    todo = plan.todo  # distinct proofs the cache does not know, with the text first sampled
     for attempt in range(2):
         pending = [k for k in todo if k not in ctx.verdict_cache]
         if not pending:
@@ -446,7 +449,7 @@ def judge(ctx: Ctx, items: list[tuple[str, str]], on_done: Callable[[int], None]
         for k, v in zip(pending, verdicts):
             if v.status is not Status.ERROR or attempt == 1:
                 ctx.verdict_cache[k] = v
-    return [ctx.verdict_cache[k] for k in keys]
+    return expand(plan, ctx.verdict_cache)
 
 
 def _task(ctx: Ctx, task_id: str, theorem_id: str, proof: str) -> ProofTask:
@@ -469,7 +472,8 @@ def sample_and_verify(ctx: Ctx, r: int, phase: Phase, theorem_ids: list[str], pr
     """
     cfg = ctx.cfg
     done = ctx.store.done_theorems(r, phase.value)
-    chunks = [theorem_ids[i:i + CHUNK_THEOREMS] for i in range(0, len(theorem_ids), CHUNK_THEOREMS)]
+    # at most CHUNK_THEOREMS theorems and largek.MAX_SAMPLES_PER_CHUNK samples: today's chunks for n <= 64
+    chunks = plan_chunks(theorem_ids, n, chunk_theorems=CHUNK_THEOREMS)
     todo = [c for c in chunks if not set(c) <= done]
     if not todo:
         return
@@ -563,6 +567,7 @@ def round_summary(ctx: Ctx, r: int, timings: dict, seconds: float,
     store = ctx.store
     heldout = Heldout.model_validate(metrics.heldout_metrics(store, r, k=cfg.eval.k))
     heldout.entropy = store.stage_info(r, Stage.ENTROPY).get("entropy")
+    heldout.vs_base = VsBase.model_validate(metrics.vs_base(store, r))
     summary = RoundSummary(round=r, checkpoint=checkpoint_id(r), heldout=heldout)
     if r < cfg.rounds:
         summary.pool = PoolStats.model_validate(metrics.pool_stats(store, r))
@@ -598,7 +603,10 @@ def write_summary(ctx: Ctx) -> dict:
 
 
 def print_round_table(ctx: Ctx) -> None:
-    from loop.roundtable import round_table
+    from loop.roundtable import interval_table, round_table
 
     title = f"{ctx.cfg.name}: held-out ({len(ctx.pools['heldout'])} theorems, judge={ctx.backend})"
-    ctx.console.print(round_table(ctx.store.round_summaries(), title, ctx.cfg.eval.k, ctx.console.width))
+    rows = ctx.store.round_summaries()
+    ctx.console.print(round_table(rows, title, ctx.cfg.eval.k, ctx.console.width))
+    if (intervals := interval_table(rows, ctx.cfg.eval.k, ctx.console.width)) is not None:
+        ctx.console.print(intervals)

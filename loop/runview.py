@@ -307,7 +307,9 @@ def export_rows(run: Run, verified_only: bool) -> Iterator[dict[str, Any]]:
     """Rows for other tools, with provenance.
 
     ``verified_only``: exactly the admitted table (the SFT material, one row per
-    admitted (round, theorem, proof)), joined to the attempt it came from. Its
+    admitted (round, theorem, proof), repeated ``copies`` times where ``select.mode:
+    raw`` admitted the same text several times: one row per training example),
+    joined to the attempt it came from. Its
     ``judge`` column shows whether the ground truth agrees; under an unsound
     gate some admitted proofs are false, and this export keeps them, because it
     is what the model was trained on. Otherwise: every attempt.
@@ -317,7 +319,8 @@ def export_rows(run: Run, verified_only: bool) -> Iterator[dict[str, Any]]:
         for d in run.store.export_admitted(backend):
             d["checkpoint"] = d["checkpoint"] or run.checkpoint(d["round"])
             d["backend"], d["backend_version"] = backend, version
-            yield {k: d[k] for k in ADMITTED_FIELDS}
+            for _ in range(d["copies"]):
+                yield {k: d[k] for k in ADMITTED_FIELDS}
         return
     for d in run.store.export_attempts(backend):
         d["backend"], d["backend_version"] = backend, version

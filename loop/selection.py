@@ -10,6 +10,9 @@ Modes (``select.mode``):
   replace     this round's admitted proofs only
   mix         this round's admitted proofs plus fresh warm-start examples making up
               ``fresh_fraction`` of the result (the "keep fresh data" control)
+  raw         every gate-admitted sample of this round as sampled: duplicates kept (the
+              store counts them in ``admitted.copies``), no normalisation, no cap, empty
+              bodies kept, nothing carried over (pure self-distillation; loop.selection_raw)
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from loop.config import SelectConfig
+from loop.selection_raw import select_raw
 from loop.store import Store
 
 
@@ -55,6 +59,8 @@ def admitted_this_round(store: Store, r: int, cap: int) -> list[Admitted]:
 
 def select_admitted(store: Store, r: int, cfg: SelectConfig, warmstart: list[tuple[str, str]],
                     seed: int) -> list[Admitted]:
+    if cfg.mode == "raw":
+        return [Admitted(x.theorem_id, x.proof, x.attempt_id) for x in select_raw(store.train_attempts(r))]
     current = admitted_this_round(store, r, cfg.per_theorem_cap)
     if cfg.mode == "replace":
         return current

@@ -8,7 +8,7 @@ from the store; this module only does arithmetic on them.
 What is estimated
 -----------------
 pass@k      the mean over theorems of the unbiased per-theorem estimator
-            ``loop.metrics.pass_at_k`` (1 - C(n-c, k)/C(n, k)).
+            ``pass_at_k`` below (1 - C(n-c, k)/C(n, k)).
 vs base     per theorem, against the base model's counts on the same theorem:
             new         solved now, never solved by the base in its samples;
             lost        solved by the base, unsolved now;
@@ -61,8 +61,6 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from loop.metrics import curve_ks, pass_at_k
-
 Counts = Mapping[str, tuple[int, int]]  # theorem id -> (judged samples n, verified c)
 
 REPS = 2000
@@ -82,6 +80,36 @@ class Interval:
         """The summary.json form: {"value": x, "ci95": [lo, hi] or None}."""
         ci = None if self.lo is None else [self.lo, self.hi]
         return {"value": self.value, "ci95": ci}
+
+
+# ---------------------------------------------------------------------------
+# The per-theorem estimator (loop.metrics re-exports both: one copy)
+# ---------------------------------------------------------------------------
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one theorem with n samples, c correct: 1 - C(n-c, k) / C(n, k).
+
+    Computed as 1 - prod_{i=n-c+1}^{n} (1 - k/i), which never forms the large binomials.
+    """
+    if not (0 <= c <= n) or not (1 <= k <= n):
+        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n; got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0  # every k-subset contains a correct sample
+    prod = 1.0
+    for i in range(n - c + 1, n + 1):
+        prod *= 1.0 - k / i
+    return 1.0 - prod
+
+
+def curve_ks(n: int) -> list[int]:
+    """1, 2, 4, ... up to n, plus n itself."""
+    ks, k = [], 1
+    while k <= n:
+        ks.append(k)
+        k *= 2
+    if ks[-1] != n:
+        ks.append(n)
+    return ks
 
 
 # ---------------------------------------------------------------------------

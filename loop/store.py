@@ -18,7 +18,11 @@ attempts   one row per sampled proof. ``phase`` is ``train`` (training-pool
            on); ``raw`` the model's completion when it differs from the body
            (NULL: the completion was the body). A completion refused before
            any prover ran has proof '' and judge ``rejected`` with the reason.
-admitted   the SFT set: (round, theorem_id, proof) chosen by selection.
+admitted   the SFT set: (round, theorem_id, proof) chosen by selection, with ``copies``, how many
+           times the text is in the set (1 except under ``select.mode: raw``, which keeps every
+           sample as sampled: identical texts are one row with their multiplicity, because the key
+           forbids duplicates; ``attempt_id`` is the first of them). Training and ``ratchet export``
+           repeat a row ``copies`` times.
 stages     finished markers: a stage listed here is a no-op on resume.
 timings    per round, the seconds spent so far in each part of the round.
 rounds     the per-round summary (JSON), as written to summary.json.
@@ -123,6 +127,7 @@ CREATE TABLE IF NOT EXISTS admitted(
   theorem_id TEXT NOT NULL,
   proof TEXT NOT NULL,
   attempt_id INTEGER REFERENCES attempts(id),
+  copies INTEGER NOT NULL DEFAULT 1,
   PRIMARY KEY(round, theorem_id, proof)
 );
 CREATE TABLE IF NOT EXISTS stages(
@@ -178,6 +183,13 @@ def _marks(values: Sequence) -> str:
     return ",".join("?" * len(values))
 
 
+def _migrate_admitted_copies(db: sqlite3.Connection) -> None:
+    """admitted.copies (multiplicity of a text in the SFT set), added to stores written before
+    ``select.mode: raw`` existed: every row there was one copy."""
+    if "copies" not in {row[1] for row in db.execute("PRAGMA table_info(admitted)")}:
+        db.execute("ALTER TABLE admitted ADD COLUMN copies INTEGER NOT NULL DEFAULT 1")
+
+
 def _migrate_source_columns(db: sqlite3.Connection) -> None:
     """theorems.file / theorems.line (where a library lemma is stated; NULL otherwise), added to
     stores written before theorem sources existed."""
@@ -215,6 +227,7 @@ class Store:
         if "raw" not in {r[1] for r in self.db.execute("PRAGMA table_info(attempts)")}:
             self.db.execute("ALTER TABLE attempts ADD COLUMN raw TEXT")  # a store written before raw existed
         _migrate_source_columns(self.db)
+        _migrate_admitted_copies(self.db)
         self.db.commit()
         self._tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         self._upgrade()
@@ -332,6 +345,13 @@ class Store:
         return self.db.execute("SELECT * FROM attempts WHERE round=? AND phase=? AND gate=? ORDER BY id",
                                (round_, Phase.TRAIN.value, Status.VERIFIED.value)).fetchall()
 
+    def train_attempts(self, round_: int) -> list[tuple[int, str, str, str | None]]:
+        """(id, theorem_id, proof, gate) of a round's training-pool attempts, in the order made: what
+        ``select.mode: raw`` reads (loop.selection_raw)."""
+        return [tuple(r) for r in self.db.execute(
+            "SELECT id, theorem_id, proof, gate FROM attempts WHERE round=? AND phase=? ORDER BY id",
+            (round_, Phase.TRAIN.value))]
+
     def heldout_attempts(self, round_: int) -> list[sqlite3.Row]:
         """theorem_id, phase, proof, judge and family ('?' if unknown) of a round's held-out attempts."""
         return self.db.execute(
@@ -339,6 +359,18 @@ class Store:
             "FROM attempts a LEFT JOIN theorems t ON t.id = a.theorem_id "
             f"WHERE a.round = ? AND a.phase IN ({_marks(HELDOUT_PHASES)}) ORDER BY a.id",
             (round_, *[p.value for p in HELDOUT_PHASES])).fetchall()
+
+    def eval_verdicts(self, round_: int) -> list[tuple[str, str]]:
+        """(theorem_id, judge) of every held-out ``eval`` sample of a round, in the order made:
+        the counts behind pass@k and vs_base (``loop.stats.counts_from_verdicts``)."""
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT theorem_id, judge FROM attempts WHERE round=? AND phase=? ORDER BY id",
+            (round_, Phase.EVAL.value))]
+
+    def eval_rounds(self) -> list[int]:
+        """Rounds with at least one held-out ``eval`` sample, in order."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT round FROM attempts WHERE phase=? ORDER BY round",
+                                              (Phase.EVAL.value,))]
 
     def pool_counts(self, round_: int) -> dict[str, int]:
         """What a round's training-pool sampling produced; see ``loop.metrics.pool_stats``."""
@@ -414,23 +446,43 @@ class Store:
                                    f" judge_reason, gate_reason, {self._raw()} FROM attempts ORDER BY round, id")
 
     # -- admitted set ---------------------------------------------------------
+    def _copies(self, alias: str = "") -> str:
+        """The ``copies`` column, or 1 in a read-only store written before it existed."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(admitted)")}
+        return f"{alias}copies" if "copies" in cols else "1"
+
     def set_admitted(self, round_: int, rows: Iterable[tuple[str, str, int | None]]) -> None:
+        """Replace a round's SFT set. Identical (theorem_id, proof) rows become one row whose ``copies``
+        counts them (the first one's attempt_id is kept); selection modes that dedup give copies = 1."""
+        merged: dict[tuple[str, str], list] = {}
+        for t, p, a in rows:
+            if (t, p) in merged:
+                merged[t, p][1] += 1
+            else:
+                merged[t, p] = [a, 1]
         with self.db:
             self.db.execute("DELETE FROM admitted WHERE round=?", (round_,))
-            self.db.executemany("INSERT OR IGNORE INTO admitted VALUES(?,?,?,?)",
-                                [(round_, t, p, a) for t, p, a in rows])
+            self.db.executemany("INSERT INTO admitted(round, theorem_id, proof, attempt_id, copies) VALUES(?,?,?,?,?)",
+                                [(round_, t, p, a, n) for (t, p), (a, n) in merged.items()])
 
     def admitted(self, round_: int) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM admitted WHERE round=? ORDER BY theorem_id, proof", (round_,)).fetchall()
+        """round, theorem_id, proof, attempt_id, copies of a round's SFT set, one row per distinct text."""
+        return self.db.execute(f"SELECT round, theorem_id, proof, attempt_id, {self._copies()} AS copies"
+                               " FROM admitted WHERE round=? ORDER BY theorem_id, proof", (round_,)).fetchall()
+
+    def sft_rows(self, round_: int) -> list[sqlite3.Row]:
+        """The SFT set as it is trained on: ``admitted`` with each row repeated ``copies`` times, in order."""
+        return [row for row in self.admitted(round_) for _ in range(row["copies"])]
 
     def admitted_count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM admitted").fetchone()[0]
+        """Admitted examples over all rounds, copies counted (rows as trained on)."""
+        return self.db.execute(f"SELECT COALESCE(SUM({self._copies()}), 0) FROM admitted").fetchone()[0]
 
     def admitted_with_verdicts(self, first_round: int | None, last_round: int) -> list[sqlite3.Row]:
-        """round, theorem_id, proof, attempt_id and the judge of the attempt it came from (NULL for
+        """round, theorem_id, proof, attempt_id, copies and the judge of the attempt it came from (NULL for
         warm-start rows or a missing attempt), over rounds first_round..last_round (None: from the start)."""
         return self.db.execute(
-            "SELECT ad.round, ad.theorem_id, ad.proof, ad.attempt_id, a.judge "
+            f"SELECT ad.round, ad.theorem_id, ad.proof, ad.attempt_id, {self._copies('ad.')} AS copies, a.judge "
             "FROM admitted ad LEFT JOIN attempts a ON a.id = ad.attempt_id "
             "WHERE ad.round >= ? AND ad.round <= ? ORDER BY ad.round, ad.theorem_id, ad.proof",
             (first_round if first_round is not None else -1, last_round)).fetchall()
@@ -446,7 +498,8 @@ class Store:
         """The admitted table joined with its attempts and theorems (statement in `backend`'s language)."""
         sql = (f"SELECT ad.round, a.checkpoint, ad.theorem_id, t.family,"
                f" COALESCE({self._statement_column(backend)}, t.statement) AS statement, ad.proof, ad.attempt_id,"
-               " a.judge, a.gate FROM admitted ad LEFT JOIN attempts a ON a.id = ad.attempt_id"
+               f" {self._copies('ad.')} AS copies, a.judge, a.gate FROM admitted ad"
+               " LEFT JOIN attempts a ON a.id = ad.attempt_id"
                " LEFT JOIN theorems t ON t.id = ad.theorem_id ORDER BY ad.round, ad.theorem_id, ad.proof")
         for row in self.db.execute(sql):
             yield dict(row)

@@ -26,6 +26,28 @@ class FamilyHeldout(_Block):
     theorems: int | None = None
 
 
+class HeldoutCI(_Block):
+    """95% bootstrap intervals over theorems ([lo, hi], None where none can be formed; loop.stats)."""
+    pass_at_1: list[float] | None = Field(None, alias="pass@1")
+    pass_at_k: list[float] | None = Field(None, alias="pass@k")
+    k: int | None = None
+
+
+class ValueCI(_Block):
+    value: float | None = None
+    ci95: list[float] | None = None  # [lo, hi], 95% bootstrap over theorems; None where none can be formed
+
+
+class VsBase(_Block):
+    """A round against the base model's held-out samples (loop.stats.vs_base): new and lost are counts
+    of theorems at the common sample count n, sharpening is pass@1 now over the base's pass@n."""
+    n: int | None = None
+    theorems: float | None = None
+    new: ValueCI = Field(default_factory=ValueCI)
+    lost: ValueCI = Field(default_factory=ValueCI)
+    sharpening: ValueCI = Field(default_factory=ValueCI)
+
+
 class Heldout(_Block):
     """The held-out block of one round (definitions in loop.metrics)."""
     pass_at_1: float | None = Field(None, alias="pass@1")
@@ -41,6 +63,9 @@ class Heldout(_Block):
     distinct_2: float | None = None
     entropy: float | None = None
     per_family: dict[str, FamilyHeldout] = Field(default_factory=dict)
+    ci95: HeldoutCI | None = None  # None in a summary written before intervals existed
+    pass_at_k_curve_ci95: dict[str, list[float] | None] = Field(default_factory=dict, alias="pass@k_curve_ci95")
+    vs_base: VsBase | None = None  # None in a summary written before vs_base existed
 
     def curve(self) -> dict[int, float]:
         """pass@k against k, numeric keys, missing values left out."""

@@ -21,6 +21,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from loop import stats
 from loop.config import RunConfig, dump_config
 from loop.store import Attempt, Stage, Store
 from loop.summary import RoundSummary
@@ -301,6 +302,15 @@ def make_synthetic_run(dir: str | Path, n_attempts: int = 2000, rounds: int = 3,
     return run_dir
 
 
+def _eval_counts(store: Store, r: int) -> dict[str, tuple[int, int]]:
+    """(eval samples, verified) per theorem, every sample counted, as this module's pass@1 counts them."""
+    out: dict[str, tuple[int, int]] = {}
+    for tid, judge in store.eval_verdicts(r):
+        n, c = out.get(tid, (0, 0))
+        out[tid] = (n + 1, c + (judge == "verified"))
+    return out
+
+
 def _round_summary(store: Store, r: int, checkpoint: str, attempts: list[Attempt], n_admitted: int,
                    n_false: int, prev_proved: set[str] | None, t_sample: float,
                    rng: random.Random) -> tuple[dict, set[str]]:
@@ -335,6 +345,11 @@ def _round_summary(store: Store, r: int, checkpoint: str, attempts: list[Attempt
         "entropy": max(0.05, 1.3 - 0.18 * r + rng.gauss(0, 0.04)),
         "per_family": {f: block([t for t in tids if fam[t] == f]) for f in FAMILIES},
     })
+    # intervals and vs_base as the loop writes them (loop.stats), on the counts the numbers above use
+    counts = {t: (N_EVAL, c) for t, c in zip(tids, cs)}
+    heldout["ci95"] = stats.heldout_intervals(counts, N_EVAL)
+    heldout["pass@k_curve_ci95"] = {str(k): iv.as_dict()["ci95"] for k, iv in stats.pass_at_k_curve(counts).items()}
+    heldout["vs_base"] = stats.vs_base(_eval_counts(store, 0), counts)
     proved = {t for t in tids if greedy.get(t) or any(a.judge == "verified" for a in evals[t])}
     train = [a for a in attempts if a.phase == "train"]
     pool = {"attempts": len(train), "verified": sum(a.judge == "verified" for a in train),

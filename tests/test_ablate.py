@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from loop.ablate import arm_finished, load_ablation, run_ablation, write_report
+from loop.ablate import arm_finished, load_ablation, run_ablation, run_ablations, write_report
 from loop.cli import app
 from loop.config import ConfigError, RunConfig
 
@@ -353,3 +353,27 @@ def test_real_arms_run_in_their_own_processes_with_the_fixed_proposer(tmp_path):
                                                             ("seed-1", "1")]
     assert all(0 <= float(r["heldout_pass@1"]) <= 1 for r in rows)
     assert "held-out" in (tmp_path / "out" / "logs" / "seed-0.log").read_text()  # the arm's own round table
+
+
+def test_several_ablations_share_one_pool_of_slots(tmp_path):
+    """Two one-arm ablations with --jobs 2 run at the same time (each arm waits for the other at a barrier):
+    a slot one ablation leaves idle goes to the next one, as ``ratchet claims`` needs for its blocks."""
+    one = """
+        name: {name}
+        base: {{rounds: 0, eval: {{n: 4, k: 4}}}}
+        arms: [{{gate.kind: judge}}]
+    """
+    barrier = threading.Barrier(2, timeout=20)
+    fake = FakeRun()
+
+    def together(cfg, out, resume):
+        barrier.wait()  # raises BrokenBarrierError (the arm fails) if the other arm never starts
+        return fake(cfg, out, resume)
+
+    plans = [(write_config(tmp_path, one.format(name=n), f"{n}.yaml"), tmp_path / n) for n in ("first", "second")]
+    lines: list[str] = []
+    results = run_ablations(plans, jobs=2, run_fn=together, echo=lines.append)
+    assert [[o.status for o in r.outcomes] for r in results] == [["done"], ["done"]]
+    assert [r.out_dir for r in results] == [tmp_path / "first", tmp_path / "second"]
+    assert all((r.out_dir / "ablation.md").is_file() for r in results)  # each keeps its own report
+    assert sum("[" in line and "/2]" in line for line in lines) == 2  # progress counts arms over all ablations

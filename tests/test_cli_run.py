@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loop.cli import app
-from loop.roundtable import columns, fitting, round_table
+from loop.roundtable import columns, fitting, interval_columns, interval_table, round_table
 from loop.summary import load_rounds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +55,38 @@ def test_the_round_table_fits_80_columns_with_whole_headers(k):
             assert word in text, word
     assert {"round", "pass@1", f"pass@{k}", "entropy", "admitted", "seconds"} <= {c.name for c in shown}
     assert "not shown at this width" in text  # and it says which columns a wider terminal adds
+
+
+def interval_row(r: int) -> dict:
+    """A round of a quickstart-sized run (125 theorems) with wide intervals and two-digit counts."""
+    s = summary_row(r)
+    s["heldout"].update(ci95={"pass@1": [0.19234, 0.29251], "pass@k": [0.55999, 0.72813], "k": 64},
+                        vs_base={"n": 256, "theorems": 125.0, "new": {"value": 12.5, "ci95": [7.25, 18.0]},
+                                 "lost": {"value": 10.0, "ci95": [4.0, 16.5]},
+                                 "sharpening": {"value": 0.7321, "ci95": [0.6571, 0.8042]}})
+    return s
+
+
+@pytest.mark.parametrize("k", [8, 64])
+def test_intervals_and_vs_base_print_below_the_table_within_80_columns(k):
+    rows = load_rounds([interval_row(0), interval_row(1)])
+    lines = rendered(interval_table(rows, k, 80), 80)
+    assert max(len(line) for line in lines) <= 80
+    text = "\n".join(lines)
+    assert "…" not in text and "not shown" not in text  # every column fits at 80
+    for c in interval_columns(k):
+        for word in c.header.split("\n"):
+            assert word in text, word
+    assert "[0.19,0.29]" in text and "[0.56,0.73]" in text  # pass@1 and pass@k intervals
+    assert "12.5 [7.2,18]" in text and "10 [4,16.5]" in text and "0.73 [0.66,0.80]" in text
+    assert "n=256" in lines[0]
+    # the round table above it is unchanged by the new keys
+    assert rendered(round_table(rows, "t", k, 80), 80) == rendered(
+        round_table(load_rounds([summary_row(0), summary_row(1)]), "t", k, 80), 80)
+
+
+def test_no_interval_block_for_a_summary_written_before_intervals():
+    assert interval_table(load_rounds([summary_row(0), summary_row(1, last=True)]), 8, 80) is None
 
 
 def test_a_wide_terminal_shows_every_column():

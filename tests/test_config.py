@@ -66,3 +66,12 @@ def test_select_policy_is_renamed_to_select_mode():
     assert load_config(None, ["select.mode=replace"]).select.mode == "replace"
     with pytest.raises(ConfigError, match=r"select\.policy: renamed; use select\.mode"):
         load_config(None, ["select.policy=replace"])
+
+
+def test_eval_n_is_bounded_by_the_large_k_limit():
+    from loop.largek import MAX_EVAL_N
+
+    assert load_config(None, [f"eval.n={MAX_EVAL_N}"]).eval.n == MAX_EVAL_N == 512
+    with pytest.raises(ConfigError) as e:
+        load_config(None, [f"eval.n={MAX_EVAL_N + 1}"])
+    assert "eval.n" in str(e.value) and "512" in str(e.value)

@@ -49,3 +49,38 @@ def test_512_samples_of_few_proofs_cost_few_calls():
     items = [("t", ["lia.", "auto.", "intros; lia."][i % 3]) for i in range(512)]
     plan = plan_verification(items, {}, lambda tid, p: (tid, normalize(p)))
     assert len(plan.todo) == 3 and plan.repeats == 509 and len(plan.keys) == 512
+
+
+class _CountingVerifier:
+    """Verifies 'lia.' and nothing else; the first check of 'flaky.' is an infra error."""
+
+    def __init__(self):
+        self.calls: list[list[str]] = []
+
+    def verify(self, tasks, progress=None):
+        from prover.verdict import Status, Verdict
+
+        self.calls.append([t.proof for t in tasks])
+        first = len(self.calls) == 1
+        return [Verdict(Status.ERROR if (t.proof == "flaky." and first) else
+                        Status.VERIFIED if t.proof == "lia." else Status.REJECTED, "test", (), 0.0) for t in tasks]
+
+
+def test_the_run_judges_each_distinct_proof_once_and_maps_verdicts_back():
+    from types import SimpleNamespace
+
+    from loop.run import judge
+
+    theorem = SimpleNamespace(name="t", statement=lambda backend: "forall n : nat, n = n")
+    ctx = SimpleNamespace(verdict_cache={}, verifier=_CountingVerifier(), proofs_verified=0, backend="coq",
+                          theorems={"a": theorem, "b": theorem})
+    texts = ["lia.", "  lia.", "auto.", "flaky."]
+    items = [("a", texts[i % 4]) for i in range(512)] + [("b", "lia.")]
+    verdicts = judge(ctx, items)
+    # 4 distinct (theorem, normalised proof) keys: a/lia., a/auto., a/flaky., b/lia.; flaky. retried once
+    assert sorted(ctx.verifier.calls[0]) == ["auto.", "flaky.", "lia.", "lia."]
+    assert ctx.verifier.calls[1] == ["flaky."]
+    assert ctx.proofs_verified == 5
+    assert [v.status.value for v in verdicts[:4]] == ["verified", "verified", "rejected", "rejected"]
+    assert len(verdicts) == 513 and verdicts[-1].status.value == "verified"
+    assert judge(ctx, items[:8]) == verdicts[:8] and len(ctx.verifier.calls) == 2  # all from the cache

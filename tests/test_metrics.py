@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from loop import metrics
+from loop import metrics, stats
 from loop.store import Attempt, Store
 
 
@@ -127,6 +127,16 @@ def test_heldout_metrics_by_hand(store):
     assert lin["greedy_pass@1"] == pytest.approx(0.5)
     assert ring["pass@1"] == pytest.approx(1 / 3)
     assert ring["greedy_pass@1"] == 0.0
+    # intervals over the three theorems (loop.stats), beside the unchanged point values
+    counts = {"h1": (4, 2), "h2": (4, 0), "h3": (3, 1)}
+    assert h["ci95"] == stats.heldout_intervals(counts, 4)
+    assert h["ci95"]["k"] == 3
+    lo, hi = h["ci95"]["pass@1"]
+    assert lo <= h["pass@1"] <= hi and lo < hi
+    assert h["ci95"]["pass@k"][0] <= h["pass@k"] <= h["ci95"]["pass@k"][1]
+    assert set(h["pass@k_curve_ci95"]) == set(h["pass@k_curve"])
+    assert h["pass@k_curve_ci95"]["1"] == h["ci95"]["pass@1"]
+    assert h["pass@k_curve_ci95"]["3"] == h["ci95"]["pass@k"]
 
 
 def test_heldout_metrics_empty_round_is_all_none(store):
@@ -134,6 +144,35 @@ def test_heldout_metrics_empty_round_is_all_none(store):
     assert h["theorems"] == 0
     assert h["pass@1"] is None and h["pass@k"] is None and h["greedy_pass@1"] is None
     assert h["pass@k_curve"] == {} and h["per_family"] == {}
+    assert h["ci95"] == {"pass@1": None, "pass@k": None, "k": 8} and h["pass@k_curve_ci95"] == {}
+
+
+def test_vs_base_against_round_zero_by_hand(store):
+    """Round 0 (the base) solves h1 only; round 1 solves h1 and h2 and loses nothing; h3 is never solved."""
+    V, R, E = "verified", "rejected", "error"
+    rows = {0: {"h1": "VRRR", "h2": "RRRR", "h3": "RRRR"},
+            1: {"h1": "VVVV", "h2": "VRRR", "h3": "RRRE"}}
+    names = {"V": V, "R": R, "E": E}
+    store.add_attempts([att(r, "eval", t, j, f"p{j}", names[v]) for r, per in rows.items()
+                        for t, vs in per.items() for j, v in enumerate(vs)]
+                       + [att(1, "greedy", "h3", 0, "lia.", V), att(1, "train", "t1", 0, "lia.", V, gate=V)])
+    assert store.eval_verdicts(1)[:4] == [("h1", V)] * 4  # eval only, in the order made
+    assert store.eval_rounds() == [0, 1]
+    assert metrics.heldout_counts(store, 1) == {"h1": (4, 4), "h2": (4, 1), "h3": (3, 0)}
+    base = metrics.vs_base(store, 0)
+    assert base["n"] == 4 and base["theorems"] == 3
+    assert base["new"]["value"] == 0 and base["lost"]["value"] == 0
+    assert base["sharpening"]["value"] == pytest.approx((1 / 4 / 3) / (1 / 3))
+    now = metrics.vs_base(store, 1)
+    # common n = 3 (h3 lost a sample to an error). new: h2 (1 of 4 now, 0 of 4 in the base) is solved in 3
+    # samples with probability 3/4; h1 (4 of 4 now) was solved by the base's 3 samples with probability 3/4,
+    # so it is new with probability 1/4: 3/4 + 1/4
+    assert now["n"] == 3
+    assert now["new"]["value"] == pytest.approx(1.0)
+    assert now["lost"]["value"] == pytest.approx(0.0)
+    assert now["sharpening"]["value"] == pytest.approx(((1 + 0.25 + 0) / 3) / ((3 / 4) / 3))
+    lo, hi = now["new"]["ci95"]
+    assert lo <= 1.0 <= hi
 
 
 def test_pool_stats(store):

@@ -118,3 +118,20 @@ def test_partial_summaries_still_give_a_report(tmp_path):
     assert "no contamination numbers in these runs" in html
     for pid in PLOT_IDS:
         assert f'id="{pid}"' in html
+
+
+def test_the_numbers_table_shows_intervals_and_vs_base(two_runs, tmp_path):
+    """Held-out pass@1 and pass@k with their 95% intervals, and new / lost / sharpening against the base."""
+    out = tmp_path / "report.html"
+    build_report([load_run(two_runs[0])], out)
+    html = out.read_text()
+    for header in ("pass@1 95% CI", "pass@8 95% CI", "new vs base", "lost vs base", "sharpening"):
+        assert f"<th>{header}</th>" in html, header
+    summary = json.loads((two_runs[0] / "summary.json").read_text())
+    last = summary["rounds"][-1]["heldout"]
+    lo, hi = last["ci95"]["pass@1"]
+    assert f"<td>[{lo:.2f},{hi:.2f}]</td>" in html
+    new = last["vs_base"]["new"]
+    assert f"<td>{round(new['value'], 1):g} [" in html
+    assert summary["rounds"][0]["heldout"]["vs_base"]["new"]["value"] == 0  # the base against itself
+    assert "95% bootstrap" in html  # the plots say what is shaded

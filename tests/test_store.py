@@ -78,6 +78,25 @@ def test_an_old_store_reads_as_it_is_and_upgrades_when_written(tmp_path):
     Store(path).close()  # idempotent
 
 
+def test_an_old_admitted_table_reads_as_one_copy_per_row_and_gains_the_column(tmp_path):
+    path = tmp_path / "run.db"
+    _old_store(path)
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO admitted VALUES(0, 't', 'lia.', NULL)")
+    db.commit()
+    db.close()
+    ro = Store(path, readonly=True)  # never written: copies reads as 1
+    assert [tuple(r) for r in ro.admitted(0)] == [(0, "t", "lia.", None, 1)]
+    assert ro.admitted_count() == 1 and len(ro.sft_rows(0)) == 1
+    ro.close()
+    store = Store(path)
+    store.set_admitted(1, [("t", "lia.", 5), ("t", "lia.", 6), ("t", "auto.", 7)])
+    assert [(r["proof"], r["attempt_id"], r["copies"]) for r in store.admitted(1)] == [("auto.", 7, 1),
+                                                                                        ("lia.", 5, 2)]
+    assert store.admitted_count() == 4
+    store.close()
+
+
 def test_timings_are_stored_with_the_stage_they_end(tmp_path):
     store = Store(tmp_path / "run.db")
     store.mark_stage(1, Stage.SAMPLE, timings={"sample": 1.5})

@@ -59,9 +59,9 @@ fight over the cores. Tests inject ``run_fn`` to run arms in-process instead.
 """
 from __future__ import annotations
 
-from loop.ablate.runner import AblationResult, Outcome, arm_finished, run_ablation
+from loop.ablate.runner import AblationResult, Outcome, arm_finished, run_ablation, run_ablations
 from loop.ablate.spec import Ablation, Arm, build_ablation, load_ablation
 from loop.ablate.tables import collect_rows, flatten_round, write_report
 
 __all__ = ["Ablation", "AblationResult", "Arm", "Outcome", "arm_finished", "build_ablation", "collect_rows",
-           "flatten_round", "load_ablation", "run_ablation", "write_report"]
+           "flatten_round", "load_ablation", "run_ablation", "run_ablations", "write_report"]

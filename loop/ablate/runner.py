@@ -15,7 +15,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from loop.ablate.spec import Ablation, Arm, load_ablation
 from loop.ablate.tables import write_report
@@ -179,28 +179,45 @@ def run_ablation(config_path: str | Path, out_dir: str | Path, jobs: int = 1, re
 
     ``runner`` replaces the local arm process (``_run_subprocess``, same arguments): ``loop.ablate_ray.RayArms``.
     """
+    return run_ablations([(config_path, out_dir)], jobs=jobs, resume=resume, run_fn=run_fn, target=target,
+                         echo=echo, runner=runner)[0]
+
+
+def run_ablations(plans: Sequence[tuple[str | Path, str | Path]], jobs: int = 1, resume: bool = False,
+                  run_fn: RunFn | None = None, target: str = DEFAULT_TARGET,
+                  echo: Callable[[str], None] = print, runner: Callable | None = None) -> list[AblationResult]:
+    """Several ablations ((config, out dir) each) in one pool of ``jobs`` slots, then each one's report.
+
+    One pool, so that a slot freed by one ablation's last arm starts the next ablation's first
+    (``ratchet claims`` runs its blocks this way). Every plan is checked and its directory prepared
+    before any arm starts, so a bad block fails before hours of the others have run.
+    """
     if jobs < 1:
         raise ConfigError(f"--jobs: expected at least 1, got {jobs}")
-    ab = load_ablation(config_path)
-    out = Path(out_dir)
-    prepare_out_dir(ab, Path(config_path).read_text(), out, resume)
-    echo(f"ablation {ab.name!r}: {len(ab.arms)} arms, {jobs} at a time -> {out}")
+    loaded: list[tuple[Ablation, Path]] = []
+    for config_path, out_dir in plans:
+        ab, out = load_ablation(config_path), Path(out_dir)
+        prepare_out_dir(ab, Path(config_path).read_text(), out, resume)
+        echo(f"ablation {ab.name!r}: {len(ab.arms)} arms, {jobs} at a time -> {out}")
+        loaded.append((ab, out))
+    work = [(i, arm) for i, (ab, _) in enumerate(loaded) for arm in ab.arms]
     children = _Children()
-    outcomes: list[Outcome] = []
+    outcomes: list[list[Outcome]] = [[] for _ in loaded]
     pool = ThreadPoolExecutor(max_workers=jobs)
     # A SIGTERM must end the arms too: they lead their own sessions and would otherwise run on, orphaned.
     in_main = threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     try:
-        futures = {pool.submit(_run_one, arm, out, resume, run_fn, target, ab.arm_timeout_s, jobs, children,
-                               runner): arm
-                   for arm in ab.arms}
-        for fut in as_completed(futures):
-            o = fut.result()
-            outcomes.append(o)
+        futures = {pool.submit(_run_one, arm, loaded[i][1], resume, run_fn, target, loaded[i][0].arm_timeout_s, jobs,
+                               children, runner): i
+                   for i, arm in work}
+        for done, fut in enumerate(as_completed(futures), 1):
+            i, o = futures[fut], fut.result()
+            outcomes[i].append(o)
             tail = {"done": f"done in {o.seconds:.0f}s", "skipped": "already finished, skipped",
                     "failed": f"FAILED: {o.error}"}[o.status]
-            echo(f"  [{len(outcomes)}/{len(ab.arms)}] {o.arm}: {tail}")
+            name = f"{loaded[i][0].name}/{o.arm}" if len(loaded) > 1 else o.arm
+            echo(f"  [{done}/{len(work)}] {name}: {tail}")
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
         children.kill_all()
@@ -209,9 +226,12 @@ def run_ablation(config_path: str | Path, out_dir: str | Path, jobs: int = 1, re
         if in_main:
             signal.signal(signal.SIGTERM, old_term)
     pool.shutdown(wait=True)
-    order = {a.name: i for i, a in enumerate(ab.arms)}
-    outcomes.sort(key=lambda o: order[o.arm])
-    return AblationResult(out, outcomes, write_report(out))
+    results = []
+    for (ab, out), outs in zip(loaded, outcomes):
+        order = {a.name: i for i, a in enumerate(ab.arms)}
+        outs.sort(key=lambda o: order[o.arm])
+        results.append(AblationResult(out, outs, write_report(out)))
+    return results
 
 
 def arm_main(argv: list[str] | None = None) -> int:
