@@ -14,6 +14,7 @@ Three layers, each tested on its own:
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 from unittest import mock
 
 import pytest
@@ -203,3 +204,27 @@ def test_a_failure_next_to_a_kept_proof_is_judged_again_on_a_clean_worker():
         after = v.verify(tasks_of([first, second], ["first", "second"]))
     assert alone[0].status is Status.VERIFIED, alone
     assert after[1].status is Status.VERIFIED, after
+
+
+def test_a_failure_beside_kept_proofs_runs_once_when_nothing_they_could_change_changed():
+    """The single pass does not run a failure twice when the kept proofs left the universe graph,
+    every option and table, and the loaded libraries as they were (``CoqWorker.fingerprint``);
+    when they did change (the Global Set above), it does, and a proof alone runs once either way."""
+    runs: Counter = Counter()
+    real = worker_module.CoqWorker.commit
+
+    def commit(self, tasks, timeout_s):
+        runs.update(t.id for t in tasks)
+        return real(self, tasks, timeout_s)
+
+    plain = [("True", "exact I."), ("1 + 1 = 3", "lia."), ("forall n : nat, n + 0 = n", "intros; lia.")]
+    changed = [("True", 'exact I.\nGlobal Set Default Goal Selector "!".'), ("True /\\ True", "split. exact I. exact I.")]
+    with screen_off(), mock.patch.object(worker_module.CoqWorker, "commit", commit), \
+            CoqVerifier(workers=1, timeout_s=5.0, header=FALLBACK_HEADER) as v:
+        out = v.verify(tasks_of(plain))
+        assert [o.status for o in out] == [Status.VERIFIED, Status.REJECTED, Status.VERIFIED], out
+        assert runs == Counter({"0": 1, "1": 1, "2": 1}), runs
+        runs.clear()
+        out = v.verify(tasks_of(changed, ["first", "second"]))
+    assert [o.status for o in out] == [Status.VERIFIED, Status.VERIFIED], out
+    assert runs == Counter({"0": 1, "1": 2}), runs

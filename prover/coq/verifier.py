@@ -440,9 +440,9 @@ class _SinglePass:
         self.statements = list(dict.fromkeys(t.statement for t, v in zip(tasks, self.verdicts) if v is None))
         self.lock = threading.Lock()
         # Per slot: (task index, check name, seconds) of the proofs its worker keeps, and the
-        # indices of the failures to judge again once nothing is kept.
+        # failures that ran while something was kept: (task index, verdict, the worker it ran on).
         self.kept: dict[int, list[tuple[int, str, float]]] = {id(s): [] for s in pool._slots}
-        self.again: dict[int, list[int]] = {id(s): [] for s in pool._slots}
+        self.again: dict[int, list[tuple[int, Verdict, CoqWorker]]] = {id(s): [] for s in pool._slots}
         self.lost: Counter = Counter()  # how often a proof was lost with a worker while its assumptions were printed
         self._infra = ""
 
@@ -518,7 +518,7 @@ class _SinglePass:
             elif r.crashed:
                 continue  # handled below, once the worker is gone
             elif dirty:
-                again.append(i)
+                again.append((i, r.verdict, worker))
             else:
                 final.append((i, r.verdict))
         self._final(final)
@@ -553,10 +553,20 @@ class _SinglePass:
         return []
 
     def flush(self, slot: "_Slot") -> list[int]:
-        """Judge the assumptions of everything kept, reset, and judge the waiting failures again."""
+        """Judge the assumptions of everything kept, reset, and settle the failures that ran beside it.
+
+        A failure stands as it is if the worker it ran on is still here and what its kept
+        proofs could have changed for it is as it was with nothing kept (``fingerprint``);
+        otherwise it is judged again once the worker is reset, and that verdict is final.
+        """
         back: list[int] = []
         while self.kept[id(slot)] or self.again[id(slot)]:
             kept, again = self.kept[id(slot)], self.again[id(slot)]
+            worker = slot.worker
+            if again and worker is not None and worker.pristine is not None \
+                    and any(w is worker for _, _, w in again) and worker.fingerprint() == worker.pristine:
+                self._final([(i, v) for i, v, w in again if w is worker])
+                again[:] = [e for e in again if e[2] is not worker]
             if kept:
                 group = list(kept)
                 kept.clear()
@@ -564,7 +574,7 @@ class _SinglePass:
                 if slot.worker is not None and not slot.worker.reset():
                     slot.drop()
             if again and not kept:
-                redo = list(again)
+                redo = [i for i, _, _ in again]
                 again.clear()
                 worker = self._ready(slot)
                 if worker is None:

@@ -153,6 +153,7 @@ names a proof's own axioms. That file is undone like any other.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -331,6 +332,7 @@ class CoqWorker:
         self.marker: str | None = None
         self.kept = 0
         self._modules: bool | None = None
+        self.pristine: str | None = None  # ``fingerprint()`` with nothing kept (None: not available)
         self.process = Interactive([path, *COQ_FLAGS], memory_mb, max_output_bytes)
         self.files = Path(self.process.workdir)  # proofs are written here; it goes when the process does
         n = _nonce()
@@ -605,7 +607,28 @@ class CoqWorker:
         if first_error(err) is not None:
             return False
         self.marker = marker
+        self.pristine = self.fingerprint(timeout_s)
         return True
+
+    def fingerprint(self, timeout_s: float = 60.0) -> str | None:
+        """A digest of the global state a kept proof could change and a later proof could see.
+
+        The universe graph (``Print Universes`` into a file: it is large), every option and
+        table (``Print Tables``) and the loaded libraries (``Print Libraries``). Kept modules
+        are not in it: no later proof can reach into them. None when Coq will not print them.
+        """
+        path = self.files / f"u_{_nonce()}.dot"
+        try:
+            out, err = self._send_part(f"Print Universes {_coq_string(str(path))}.\nPrint Tables.\n"
+                                       f"Print Libraries.\n", timeout_s)
+            if first_error(err) is not None or not path.exists():
+                return None
+            said = [ln for ln in out if not ln.startswith("Universes written to file")]  # names the file
+            return hashlib.sha256(path.read_bytes() + "\n".join(said).encode()).hexdigest()
+        except (ProcessTimeout, ProcessDied, OutputLimit):
+            return None
+        finally:
+            path.unlink(missing_ok=True)
 
     def commit(self, tasks: list[ProofTask], timeout_s: float) -> tuple[list[Kept], bool]:
         """Run each proof once, to its end, and keep the ones that compile and prove their statement.
