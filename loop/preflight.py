@@ -224,10 +224,14 @@ def config_changes(stored: RunConfig, given: RunConfig) -> list[tuple[str, objec
 
 
 
+ENGINE_KEYS = ("execution.",)  # keys that say where a run computes, not what: free on resume
+
+
 def resumable_config(stored: RunConfig, given: RunConfig, cfg_path: Path) -> RunConfig | None:
     """The config a resume continues with, or ConfigError when the change is not allowed.
 
-    None means the configs are the same. Growing ``rounds`` is the one change allowed: every
+    None means the configs are the same. The engine (``execution.*``) may change freely.
+    Growing ``rounds`` is the one other change allowed: every
     round already run is exactly what a run with more rounds would have run, because sampling,
     training and selection seeds depend only on the seed and the round. The old last round then
     gains its training stages; nothing finished is redone.
@@ -235,12 +239,15 @@ def resumable_config(stored: RunConfig, given: RunConfig, cfg_path: Path) -> Run
     changes = config_changes(stored, given)
     if not changes:
         return None
-    if [k for k, _, _ in changes] == ["rounds"] and given.rounds > stored.rounds:
+    # How the run is executed (locally or on a Ray cluster) does not change what it computes:
+    # a run started on one engine may be resumed on the other.
+    changes = [c for c in changes if not c[0].startswith(ENGINE_KEYS)]
+    if not changes or ([k for k, _, _ in changes] == ["rounds"] and given.rounds > stored.rounds):
         return given
     shown = "; ".join(f"{k}: {old!r} there, {new!r} given" for k, old, new in changes[:4])
     more = f" (and {len(changes) - 4} more)" if len(changes) > 4 else ""
     hint = (" (rounds can only grow)" if [k for k, _, _ in changes] == ["rounds"] else
-            "; only rounds may change on --resume (upwards, to extend a run)")
+            "; only rounds may change on --resume (upwards, to extend a run), and the engine (execution.*)")
     raise ConfigError(f"{cfg_path} differs from the config given: {shown}{more}{hint}; resume it with "
                       f"`ratchet run {cfg_path} --out {cfg_path.parent} --resume`, or start another --out")
 

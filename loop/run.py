@@ -68,7 +68,10 @@ def git_hash() -> str:
 
 
 def config_hash(cfg: RunConfig) -> str:
-    return hashlib.sha256(dump_config(cfg).encode()).hexdigest()[:16]
+    """A digest of what the run computes: the config without ``execution`` (where it computes)."""
+    from loop.execution import ExecutionConfig
+
+    return hashlib.sha256(dump_config(cfg.model_copy(update={"execution": ExecutionConfig()})).encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------

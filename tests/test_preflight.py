@@ -183,11 +183,15 @@ def test_a_bad_file_value_names_the_file(tmp_path):
 
 # -- what --resume may change ---------------------------------------------------------------------
 
-def test_only_growing_rounds_is_a_resumable_change(tmp_path):
+def test_growing_rounds_and_changing_the_engine_are_the_resumable_changes(tmp_path):
     stored = load_config(TINY)
     path = tmp_path / "config.yaml"
     assert resumable_config(stored, load_config(TINY), path) is None
     assert resumable_config(stored, load_config(TINY, ["rounds=5"]), path).rounds == 5
+    # The engine may change on resume: it does not change what the run computes.
+    on_ray = resumable_config(stored, load_config(TINY, ["execution.kind=ray"]), path)
+    assert on_ray.execution.kind == "ray" and on_ray.rounds == stored.rounds
+    assert resumable_config(stored, load_config(TINY, ["execution.kind=ray", "rounds=5"]), path).rounds == 5
     with pytest.raises(ConfigError, match="rounds can only grow"):
         resumable_config(stored, load_config(TINY, ["rounds=1"]), path)
     with pytest.raises(ConfigError, match=r"sampling\.k: 4 there, 8 given; only rounds may change"):
