@@ -45,7 +45,7 @@ def test_verdicts_equal_the_local_pool_in_order(cluster):
     assert {"valid", "wrong", "cheat", "hang", "killer"} <= kinds
     want = local_verdicts(tasks)
     done = []
-    with RayVerifier("coq", actors=2, **SETTINGS) as rv:
+    with RayVerifier("coq", actors=2, chunk_size=16, **SETTINGS) as rv:  # several chunks per actor
         got = rv.verify(tasks, progress=done.append)
         assert rv.version() == CoqVerifier().version()
         assert rv.stats["lost_calls"] == 0 and rv.stats["chunks"] > 2
