@@ -158,3 +158,24 @@ def test_the_fresh_coqc_baseline_also_runs_a_killed_coqc_once_more():
                                      memory_mb=700, timeout_s=30)
     assert bomb.status is Status.REJECTED and bomb.reason.startswith("rejected: crashed twice: coqc died")
     assert "out of memory" in bomb.reason
+
+
+def test_kept_proofs_lost_twice_with_their_worker_are_replayed_alone():
+    """The single pass: if printing kept proofs' assumptions kills the worker every time, each
+    proof lost twice is judged by the two-phase audit alone, never committed forever."""
+    kills: list[int] = []
+    real = worker_module.CoqWorker._load
+
+    def load(self, text):
+        loaded = real(self, text)
+        if "Print Assumptions" in text and "@sigT Type" in text:  # the single pass's list, not the audit
+            kills.append(self.process.proc.pid)
+            os.killpg(self.process.proc.pid, signal.SIGKILL)
+        return loaded
+
+    tasks = batch(("True", "exact I."), ("forall a b : nat, a + b = b + a", "intros. lia."), ("1 + 1 = 3", "lia."))
+    with mock.patch.object(worker_module.CoqWorker, "_load", load), pool("commit", workers=1, timeout_s=20.0) as v:
+        out = v.verify(tasks)
+    assert len(kills) == 2  # the group, then its two proofs once more
+    assert [o.status for o in out] == [Status.VERIFIED, Status.VERIFIED, Status.REJECTED], out
+    assert all("crash" not in o.reason for o in out)

@@ -592,11 +592,13 @@ class _SinglePass:
         share = (time.monotonic() - start) / len(group)
         if result.outcome != "assumptions":
             slot.drop()  # killed, or not to be trusted: what it kept is lost
-            self.lost.update(i for i, _, _ in group)
-            twice = [(i, s) for i, _, s in group if self.lost[i] >= 2]
+            with self.lock:  # slots share the counter
+                self.lost.update(i for i, _, _ in group)
+                twice = [(i, s) for i, _, s in group if self.lost[i] >= 2]
+                again = [i for i, _, _ in group if self.lost[i] < 2]
             for i, s in twice:  # lost twice: replay it alone, as the two-phase audit does, and believe that
                 self._final([(i, slot.audit([self.tasks[i]], [s])[0])])
-            return [i for i, _, _ in group if self.lost[i] < 2]
+            return again
         if closed(result.lines):
             self._final([(i, Verdict(Status.VERIFIED, "verified", seconds=s + share)) for i, _, s in group])
             return []
