@@ -33,6 +33,9 @@ and evaluation size (the ablation format crosses every arm with one grid)::
         base: {eval.n: 256}
         arms: [{label: judge, gate.kind: judge}]
         grid: {seed: [0, 1]}
+      stdlib:
+        base_config: coq-stdlib.yaml  # a block may start from its own config (replaces the plan's)
+        arms: [{label: judge, gate.kind: judge}]
 
 Block B's arms run as the ablation ``OUT/blocks/B`` (resumable by arm, its own
 ablation.md); every block's arms share one pool of ``--jobs`` slots
@@ -60,7 +63,7 @@ from loop.metrics import pass_at_k
 
 VERDICTS = ("supported", "contradicted", "inconclusive")
 PLAN_KEYS = ("name", "base_config", "base", "blocks", "arm_timeout_s")
-BLOCK_KEYS = ("base", "arms", "grid")
+BLOCK_KEYS = ("base_config", "base", "arms", "grid")
 
 ArmCounts = list[dict[int, stats.Counts]]  # one entry per seed: round -> theorem id -> (n, c)
 
@@ -113,6 +116,8 @@ LEASH = "Wu et al. 2025, 'The Invisible Leash: why RLVR may not escape its origi
 GERST = "Gerstgrasser et al. 2024, 'Is model collapse inevitable?'"
 SHUM = "Shumailov et al. 2024, 'AI models collapse when trained on recursively generated data'"
 DESIGN = "docs/DESIGN.md, claims the framework should test"
+STDLIB = ("issue 9 (the Coq standard library as a theorem source); two earlier runs at eval.n = 4 "
+          "(docs/sources.md) went 0.002 -> 0.060 and 0.010 -> 0.058")
 SELF = "self-distillation prediction (DESIGN.md; issue 14 item 2): neutral at T=1, sharpens below, flattens above"
 
 CLAIMS: list[Claim] = [
@@ -164,10 +169,33 @@ CLAIMS: list[Claim] = [
        ("data:noisy0.1-accumulate", "last", "pass@1"), ("largek:judge", "last", "pass@1"), -1),
     _c("long-horizon-decline", DESIGN + "; issue 14 item 4",
        "Over ten rounds a noisy gate (fp 0.3) makes true pass@1 fall after its peak: round 10 below round 3.",
-       ("long:noisy0.3", 10, "pass@1"), ("long:noisy0.3", 3, "pass@1"), -1, grid="large"),
+       ("long:noisy0.3", 10, "pass@1"), ("long:noisy0.3", 3, "pass@1"), -1),
+    _c("long-horizon-decline-mild-noise", DESIGN + "; issue 14 item 4",
+       "A gate with fp 0.1 locks errors in more slowly, but over ten rounds true pass@1 falls too: round 10 "
+       "below round 3.",
+       ("long:noisy0.1", 10, "pass@1"), ("long:noisy0.1", 3, "pass@1"), -1),
+    _c("long-horizon-decline-no-gate", f"{SHUM}; issue 14 item 4",
+       "With no gate at all, ten rounds of training on its own unchecked output make true pass@1 fall: round 10 "
+       "below round 3.",
+       ("long:none", 10, "pass@1"), ("long:none", 3, "pass@1"), -1),
+    _c("long-horizon-judge-plateaus", "the verifier ablation (pass@1 flattens after two rounds); issue 14 item 4",
+       "Under the sound verifier the loop sharpens and then holds: true pass@1 at round 10 is within 0.05 of "
+       "round 3 (neither a further climb nor a decline).",
+       ("long:judge", 10, "pass@1"), ("long:judge", 3, "pass@1"), 0, margin=0.05),
     _c("bigger-model-more-headroom", "issue 14 item 5",
        "A bigger base model has more room before it saturates: under the judge its last-round pass@1 is higher.",
-       ("size:large", "last", "pass@1"), ("size:small", "last", "pass@1"), +1, grid="large"),
+       ("size:large", "last", "pass@1"), ("size:small", "last", "pass@1"), +1),
+    _c("bigger-model-reaches-more", "issue 14 item 5",
+       "A bigger base model reaches more: under the judge its last-round pass@n is higher.",
+       ("size:large", "last", "pass@n"), ("size:small", "last", "pass@n"), +1),
+    _c("stdlib-judge-raises-pass1", STDLIB,
+       "On real theorems (Coq standard-library lemmas, each in its own file's context) the sound verifier "
+       "raises held-out pass@1 over the rounds.",
+       ("stdlib:judge", "last", "pass@1"), ("stdlib:judge", 0, "pass@1"), +1),
+    _c("stdlib-support-shrinks", f"{YUE}; {LEASH}; on real theorems",
+       "On real theorems too, the trained policy reaches no more than the base: the last round's pass@n is "
+       "not above the base's (predicted below).",
+       ("stdlib:judge", "last", "pass@n"), ("stdlib:judge", 0, "pass@n"), -1),
 ]
 
 
@@ -387,6 +415,8 @@ def load_plan(path: str | Path) -> Plan:
         for key in ("base_config", "arm_timeout_s"):
             if data.get(key) is not None:
                 ablation[key] = data[key]
+        if block.get("base_config") is not None:  # a block may start from its own config (another source)
+            ablation["base_config"] = block["base_config"]
         for key in ("arms", "grid"):
             if block.get(key) is not None:
                 ablation[key] = block[key]

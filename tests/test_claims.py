@@ -189,7 +189,9 @@ def test_default_grid_has_every_default_claims_arm():
         if claim.grid == "default":
             assert set(claim.arms) <= groups, (claim.id, set(claim.arms) - groups)
     plan = C.load_plan(ROOT / "configs" / "claims.yaml")  # every arm's config validates (raw included)
-    assert set(plan.blocks) == {"largek", "depth", "selfdistill", "data"}
+    assert set(plan.blocks) == {"largek", "depth", "selfdistill", "data", "long", "size", "stdlib"}
+    assert all(claim.grid == "default" for claim in C.CLAIMS)  # every claim is measured by the default grid
+    assert plan.blocks["stdlib"]["base_config"] == "coq-stdlib.yaml" and plan.blocks["largek"]["base_config"] == "quickstart.yaml"
     assert "raw" in SelectConfig.model_fields["mode"].annotation.__args__
 
 
