@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from loop.config import ConfigError, RunConfig, apply_override, read_yaml_mapping, validate_config
-from prover.exits import fail
+from prover.exits import fail, terminate_as_interrupt
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +39,8 @@ def run(
     cfg = load_run_config(config, set_)
     out = out or Path("runs") / f"{config.stem}-seed{cfg.seed}"
     try:
-        run_experiment(cfg, out, resume=resume, progress=not no_progress)
+        with terminate_as_interrupt():  # SIGTERM, like Ctrl-C, closes the verifier's workers on the way out
+            run_experiment(cfg, out, resume=resume, progress=not no_progress)
     except (PreflightError, RunDirError, FileNotFoundError, SourceError) as e:
         fail(str(e))
     except KeyboardInterrupt:

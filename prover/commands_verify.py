@@ -23,7 +23,7 @@ from typing import Iterator
 
 import typer
 
-from prover.exits import fail
+from prover.exits import fail, terminate_as_interrupt
 from prover.verdict import ProofTask, Status, Verdict
 
 BATCH = 256  # lines verified per call, so results stream out while a long file is checked
@@ -148,7 +148,7 @@ def verify_command(
             fail(f"--execution: expected local or ray, got {execution!r}")
     except (ValueError, BackendUnavailable) as err:
         fail(str(err))
-    with _progress() as bar:
+    with _progress() as bar, terminate_as_interrupt():  # SIGTERM, like Ctrl-C, runs the finally below
         try:
             batch: list[Line] = []
             for line in _input(file):

@@ -21,6 +21,7 @@ from loop.ablate.spec import Ablation, Arm, load_ablation
 from loop.ablate.tables import write_report
 from loop.config import ConfigError, RunConfig, dump_config, load_config
 from loop.summary import load_rounds
+from prover.exits import terminate_as_interrupt
 
 DEFAULT_TARGET = "loop.run:run_experiment"
 
@@ -168,10 +169,6 @@ def prepare_out_dir(ab: Ablation, config_text: str, out: Path, resume: bool) -> 
     (out / "arms.json").write_text(json.dumps(index, indent=2) + "\n")
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def run_ablation(config_path: str | Path, out_dir: str | Path, jobs: int = 1, resume: bool = False,
                  run_fn: RunFn | None = None, target: str = DEFAULT_TARGET,
                  echo: Callable[[str], None] = print, runner: Callable | None = None) -> AblationResult:
@@ -205,26 +202,22 @@ def run_ablations(plans: Sequence[tuple[str | Path, str | Path]], jobs: int = 1,
     outcomes: list[list[Outcome]] = [[] for _ in loaded]
     pool = ThreadPoolExecutor(max_workers=jobs)
     # A SIGTERM must end the arms too: they lead their own sessions and would otherwise run on, orphaned.
-    in_main = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
-    try:
-        futures = {pool.submit(_run_one, arm, loaded[i][1], resume, run_fn, target, loaded[i][0].arm_timeout_s, jobs,
-                               children, runner): i
-                   for i, arm in work}
-        for done, fut in enumerate(as_completed(futures), 1):
-            i, o = futures[fut], fut.result()
-            outcomes[i].append(o)
-            tail = {"done": f"done in {o.seconds:.0f}s", "skipped": "already finished, skipped",
-                    "failed": f"FAILED: {o.error}"}[o.status]
-            name = f"{loaded[i][0].name}/{o.arm}" if len(loaded) > 1 else o.arm
-            echo(f"  [{done}/{len(work)}] {name}: {tail}")
-    except KeyboardInterrupt:
-        pool.shutdown(wait=False, cancel_futures=True)
-        children.kill_all()
-        raise
-    finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, old_term)
+    with terminate_as_interrupt():
+        try:
+            futures = {pool.submit(_run_one, arm, loaded[i][1], resume, run_fn, target, loaded[i][0].arm_timeout_s,
+                                   jobs, children, runner): i
+                       for i, arm in work}
+            for done, fut in enumerate(as_completed(futures), 1):
+                i, o = futures[fut], fut.result()
+                outcomes[i].append(o)
+                tail = {"done": f"done in {o.seconds:.0f}s", "skipped": "already finished, skipped",
+                        "failed": f"FAILED: {o.error}"}[o.status]
+                name = f"{loaded[i][0].name}/{o.arm}" if len(loaded) > 1 else o.arm
+                echo(f"  [{done}/{len(work)}] {name}: {tail}")
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            children.kill_all()
+            raise
     pool.shutdown(wait=True)
     results = []
     for (ab, out), outs in zip(loaded, outcomes):
@@ -247,5 +240,11 @@ def arm_main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config)
     # the run's progress bars are for a terminal; in a log file they are noise
     extra = {"progress": False} if "progress" in inspect.signature(fn).parameters else {}
-    fn(cfg, args.run_dir, resume=args.resume, **extra)
+    try:
+        with terminate_as_interrupt():  # a SIGTERM from the runner closes the arm's verifier workers
+            fn(cfg, args.run_dir, resume=args.resume, **extra)
+    except KeyboardInterrupt:
+        print(f"interrupted: {args.run_dir} keeps every finished batch (resume the ablation to go on)",
+              file=sys.stderr)
+        return 130
     return 0

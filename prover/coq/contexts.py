@@ -116,11 +116,14 @@ class _Cursor:
         # file's own "Set Implicit Arguments" (List.v has it): while proofs are checked it is
         # unset, and set again before the file's text goes on (later declarations need it).
         self.implicit_unset = False
+        # The owner's generation the thread judging on this cursor serves (``_files``); None outside.
+        # The owner's ``close()`` starts a new one, so a thread still running after it starts no coqtop.
+        self.generation: int | None = None
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
+        worker, self.worker = self.worker, None  # the owner's close() may run on another thread
+        if worker is not None:
+            worker.close()
         self.implicit_unset = False
 
     def at(self, end: int) -> CoqWorker:
@@ -129,7 +132,12 @@ class _Cursor:
             self.close()
         if self.worker is None:
             o = self.owner
+            if self.generation is not None and self.generation != o._generation:
+                raise CoqInfraError(f"{self.context.key}: the verifier was closed")
             self.worker = CoqWorker("", o.memory_mb, o.max_output_bytes, coqtop=o.coqtop)
+            if self.generation is not None and self.generation != o._generation:  # closed while it started
+                self.close()
+                raise CoqInfraError(f"{self.context.key}: the verifier was closed")
             self.pos = 0
             self.replays += 1
         if end > self.pos:
@@ -240,6 +248,7 @@ class RoutingCoqVerifier:
         self.contexts = {c.key: c for c in contexts}
         self._cursors = {key: _Cursor(self, c) for key, c in self.contexts.items()}
         self._pools: dict[str | None, CoqVerifier] = {}
+        self._generation = 0  # close() adds one: see _Cursor.generation
         self._version: str | None = None
 
     def version(self) -> str:
@@ -296,15 +305,17 @@ class RoutingCoqVerifier:
         lock = threading.Lock()
         queue = sorted(by_file, key=lambda k: -len(by_file[k]))
         failures: list[BaseException] = []
+        generation = self._generation
 
         def serve() -> None:
             while True:
                 with lock:
-                    if not queue or failures:
+                    if not queue or failures or self._generation != generation:  # the last: closed under us
                         return
                     key = queue.pop(0)
+                cursor = self._cursors[key]
+                cursor.generation = generation
                 try:
-                    cursor = self._cursors[key]
                     indices = sorted(by_file[key], key=lambda i: len(tasks[i].header))
                     k = 0
                     while k < len(indices):
@@ -319,6 +330,8 @@ class RoutingCoqVerifier:
                 except BaseException as err:  # re-raised in the caller's thread
                     failures.append(err)
                     return
+                finally:
+                    cursor.generation = None
 
         threads = [threading.Thread(target=serve, name=f"coq-cursor-{k}")
                    for k in range(min(self.workers, len(queue)))]
@@ -357,6 +370,8 @@ class RoutingCoqVerifier:
         return reasons
 
     def close(self) -> None:
+        """End every worker. Threads still judging (the caller was interrupted) start no new coqtop."""
+        self._generation += 1
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()

@@ -103,20 +103,32 @@ class _Slot:
     def __init__(self, pool: "CoqVerifier"):
         self.pool = pool
         self.worker: CoqWorker | None = None
+        # The pool's generation this slot's thread serves (``CoqVerifier._on_slots``); None outside one.
+        # ``close()`` starts a new generation, so a thread still running after it starts no coqtop.
+        self.generation: int | None = None
+
+    def _closed(self) -> bool:
+        return self.generation is not None and self.generation != self.pool._generation
 
     def ensure(self) -> CoqWorker:
         if self.worker is not None and (self.worker.uses >= self.pool.recycle_after
                                         or not self.worker.process.alive()):
             self.drop()
         if self.worker is None:
-            self.worker = CoqWorker(self.pool.header, self.pool.memory_mb, self.pool.max_output_bytes,
-                                    coqtop=self.pool.coqtop)
+            if self._closed():
+                raise CoqInfraError("the pool was closed")
+            worker = CoqWorker(self.pool.header, self.pool.memory_mb, self.pool.max_output_bytes,
+                               coqtop=self.pool.coqtop)
+            self.worker = worker
+            if self._closed():  # closed while it started: close() may have missed it
+                self.drop()
+                raise CoqInfraError("the pool was closed")
         return self.worker
 
     def drop(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
+        worker, self.worker = self.worker, None  # close() may drop it from another thread
+        if worker is not None:
+            worker.close()
 
     def phase1(self, tasks: list[ProofTask]) -> list[Phase1]:
         """Phase 1 for a prefix of ``tasks``, in order (all of them unless the worker had to be killed).
@@ -284,6 +296,7 @@ class CoqVerifier:
         self.single_pass = single_pass
         self.keep_up_to = keep_up_to
         self._slots = [_Slot(self) for _ in range(workers)]
+        self._generation = 0  # close() adds one: see _Slot.generation
         self._version: str | None = None
         self._busy = threading.Lock()
 
@@ -371,6 +384,7 @@ class CoqVerifier:
         """
         cond = threading.Condition()
         in_flight = 0  # calls running: one that returns items may refill an empty queue
+        generation = self._generation
         failures: list[BaseException] = []
 
         def take(slot: _Slot) -> list | None:
@@ -378,8 +392,10 @@ class CoqVerifier:
             might put work back; [] when all is done."""
             nonlocal in_flight
             with cond:
-                while not queue and in_flight and not own(slot):
+                while self._generation == generation and not queue and in_flight and not own(slot):
                     cond.wait()
+                if self._generation != generation:  # closed under us (the caller was interrupted)
+                    return []
                 items = [queue.popleft() for _ in range(min(size(), len(queue)))]
                 if not items and own(slot):
                     in_flight += 1
@@ -389,6 +405,7 @@ class CoqVerifier:
 
         def serve(slot: _Slot) -> None:
             nonlocal in_flight
+            slot.generation = generation
             try:
                 while (items := take(slot)) is None or items:
                     back = items
@@ -401,6 +418,8 @@ class CoqVerifier:
                             cond.notify_all()
             except BaseException as err:  # re-raised in the caller's thread below
                 failures.append(err)
+            finally:
+                slot.generation = None
 
         threads = [threading.Thread(target=serve, args=(s,), name=f"coq-slot-{k}")
                    for k, s in enumerate(self._slots)]
@@ -412,6 +431,9 @@ class CoqVerifier:
             raise failures[0]
 
     def close(self) -> None:
+        """End every worker. Slot threads still running (the caller was interrupted in a check)
+        take no more work and start no new coqtop."""
+        self._generation += 1
         for slot in self._slots:
             slot.drop()
 
