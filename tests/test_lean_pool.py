@@ -251,3 +251,30 @@ def test_a_process_killed_under_a_proof_once_is_replaced_and_the_retry_judges_it
         assert p.stats.started == 2
     finally:
         p.close()
+
+
+def test_a_pool_closed_under_a_running_batch_starts_no_new_process():
+    """What an interrupted caller's finally does: close() while the slot threads are busy. Their
+    processes die under them; they must neither retry on fresh ones nor take more items."""
+    p = pool(workers=2, timeout_s=60.0)
+    raised: list[BaseException] = []
+
+    def batch() -> None:
+        try:
+            p.map([task("ratchet_magic_hang", i) for i in range(8)], JUDGE)
+        except BaseException as err:  # noqa: BLE001 (looked at below)
+            raised.append(err)
+
+    runner = threading.Thread(target=batch)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while len(p.live_pids()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(p.live_pids()) == 2
+    time.sleep(0.5)  # both are now under a proof that never answers
+    p.close()
+    runner.join(timeout=20)
+    assert not runner.is_alive()
+    assert len(raised) == 1 and isinstance(raised[0], ReplStartError) and "closed" in str(raised[0])
+    assert p.stats.started == 2, p.stats.pids
+    assert all(gone(pid) for pid in p.stats.pids) and p.live_pids() == []

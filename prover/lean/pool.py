@@ -340,17 +340,22 @@ class ReplPool(Generic[T]):
         self._broken: str | None = None
         self._map_lock = threading.Lock()
         self._stats_lock = threading.Lock()
+        # close() adds one to _generation; a map's threads still running after it (the caller was
+        # interrupted) see that their map's generation is over and start no new REPL process.
+        self._generation = 0
+        self._map_generation = 0
 
     def map(self, items: Sequence[T], judge: Judge, progress: Progress | None = None) -> list[Verdict]:
         with self._map_lock:
             self._broken = None  # each batch tries to start again after an earlier start failure
+            self._map_generation = generation = self._generation
             results: list[Verdict | None] = [None] * len(items)
             queue = deque(range(len(items)))
             queue_lock = threading.Lock()
             failures: list[BaseException] = []
 
             def work(slot: int) -> None:
-                while not failures:
+                while not failures and self._generation == generation:
                     with queue_lock:
                         if not queue:
                             return
@@ -372,6 +377,8 @@ class ReplPool(Generic[T]):
                 thread.join()
             if failures:
                 raise failures[0]
+            if self._generation != generation:
+                raise ReplStartError("the pool was closed while this batch ran")
             assert all(r is not None for r in results)
             return results  # type: ignore[return-value]
 
@@ -413,6 +420,8 @@ class ReplPool(Generic[T]):
     def _session(self, slot: int) -> ReplSession:
         if self._broken is not None:
             raise ReplStartError(self._broken)
+        if self._map_generation != self._generation:
+            raise ReplStartError("the pool was closed")
         session = self._sessions[slot]
         if session is not None:
             return session
@@ -427,6 +436,10 @@ class ReplPool(Generic[T]):
                 self.stats.started += 1
                 self.stats.pids.append(session.pid)
             self._sessions[slot] = session
+            if self._map_generation != self._generation:  # closed while it started: close() may have missed it
+                self._sessions[slot] = None
+                session.kill()
+                raise ReplStartError("the pool was closed")
             return session
         assert error is not None
         self._broken = str(error)  # do not pay the start-up again for every remaining proof
@@ -447,6 +460,7 @@ class ReplPool(Generic[T]):
         return [s.pid for s in self._sessions if s is not None]
 
     def close(self) -> None:
+        self._generation += 1  # before the lock: an interrupted map's threads stop taking items
         with self._map_lock:
             for slot, session in enumerate(self._sessions):
                 self._sessions[slot] = None
