@@ -6,7 +6,7 @@ and writes ``claims.json``, ``claims.md`` and ``claims.png``. This module holds:
 * ``CLAIMS``: the claims as data. Each names where it comes from, what it
   predicts, and its effect: a difference of two held-out measurements
   (``Measure``: an arm group, a round, a per-theorem value), with the sign the
-  prediction expects. The spec was written before any run of the grid; nothing
+  prediction expects. Each claim was written before any arm that tests it ran; nothing
   in it is tuned to a result.
 * ``verdict``: the rule from an effect's 95% interval. Directional prediction:
   *supported* if the interval excludes 0 on the predicted side, *contradicted*
