@@ -93,7 +93,6 @@ class Claim:
     b: Measure
     direction: int  # +1: effect = a - b > 0 predicted; -1: < 0; 0: no effect (needs margin to be supported)
     margin: float | None = None  # direction 0 only: |effect| below this counts as "no effect"
-    grid: str = "default"  # "default": in configs/claims.yaml; "large": needs the larger grid
 
     @property
     def arms(self) -> list[str]:
@@ -103,8 +102,8 @@ class Claim:
         return f"{self.a.describe()} - {self.b.describe()}"
 
 
-def _c(id, source, prediction, a, b, direction, margin=None, grid="default") -> Claim:
-    return Claim(id, source, prediction, Measure(*a), Measure(*b), direction, margin, grid)
+def _c(id, source, prediction, a, b, direction, margin=None) -> Claim:
+    return Claim(id, source, prediction, Measure(*a), Measure(*b), direction, margin)
 
 
 def _depth(d: int, id, source, prediction, a, b, direction) -> Claim:

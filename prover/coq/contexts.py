@@ -120,6 +120,9 @@ class _Cursor:
         # The owner's ``close()`` starts a new one, so a thread still running after it starts no coqtop.
         self.generation: int | None = None
 
+    def _closed(self) -> bool:
+        return self.generation is not None and self.generation != self.owner._generation
+
     def close(self) -> None:
         worker, self.worker = self.worker, None  # the owner's close() may run on another thread
         if worker is not None:
@@ -132,10 +135,10 @@ class _Cursor:
             self.close()
         if self.worker is None:
             o = self.owner
-            if self.generation is not None and self.generation != o._generation:
+            if self._closed():
                 raise CoqInfraError(f"{self.context.key}: the verifier was closed")
             self.worker = CoqWorker("", o.memory_mb, o.max_output_bytes, coqtop=o.coqtop)
-            if self.generation is not None and self.generation != o._generation:  # closed while it started
+            if self._closed():  # closed while it started: the owner's close() may have missed it
                 self.close()
                 raise CoqInfraError(f"{self.context.key}: the verifier was closed")
             self.pos = 0
